@@ -1,0 +1,34 @@
+# The gateway's everyday commands. `make help` lists them.
+SHELL := /bin/bash
+UV ?= uv
+PYTEST_ARGS ?=
+
+.PHONY: help install run test lint format contract clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: ## install uv when missing, then the locked dependencies into .venv
+	@command -v $(UV) >/dev/null 2>&1 && $(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+run: install ## serve the gateway (embedded SQLite, in-process cache, echo model) on GATEWAY_HOST:GATEWAY_PORT
+	$(UV) run --frozen --no-sync python -m gateway
+
+test: install ## run the whole test suite
+	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+
+lint: install ## ruff and mypy (strict on gateway and providers)
+	$(UV) run --frozen --no-sync ruff check gateway providers tests
+	$(UV) run --frozen --no-sync ruff format --check gateway providers tests
+	$(UV) run --frozen --no-sync mypy
+
+format: install ## apply ruff's fixes and formatting
+	$(UV) run --frozen --no-sync ruff check --fix gateway providers tests
+	$(UV) run --frozen --no-sync ruff format gateway providers tests
+
+contract: install ## the shared contract smoke against `make run`
+	../shared/contract/run
+
+clean: ## remove the local data directory and caches
+	rm -rf .gateway .pytest_cache .mypy_cache .ruff_cache

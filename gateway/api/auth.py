@@ -1,0 +1,59 @@
+"""Authentication by key (SPEC §2): `X-API-Key` or `Authorization: Bearer`; each key names one
+organization."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from gateway.errors import AuthenticationRequired, InvalidApiKey, OrganizationAccessDenied
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+class KeyRing:
+    """Keys are held only as SHA-256 digests, so no key sits in memory in a loggable form."""
+
+    def __init__(self, keys: Mapping[str, str]) -> None:
+        self._orgs = {_digest(k): org for k, org in keys.items()}
+
+    def organization(self, key: str) -> str | None:
+        return self._orgs.get(_digest(key))
+
+
+def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    key = connection.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    auth = connection.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def check_organization(claimed: str | None, org: str) -> None:
+    """A request naming an organization other than its key's is refused (403)."""
+    if claimed is not None and claimed != org:
+        raise OrganizationAccessDenied("This API key does not give access to that organization.")
+
+
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of every `/v1` route: sets `connection.state.org`."""
+    keyring: KeyRing = connection.app.state.keyring
+    key = presented_key(connection)
+    if key is None:
+        raise AuthenticationRequired("An API key is required: send `X-API-Key` or `Authorization: Bearer`.")
+    org = keyring.organization(key)
+    if org is None:
+        raise InvalidApiKey("The API key is not valid.")
+    check_organization(connection.query_params.get("organization_id"), org)
+    connection.state.org = org
+    structlog.contextvars.bind_contextvars(organization_id=org)

@@ -1,0 +1,38 @@
+"""/health (the process runs) and /health/ready (the store answers; the cache may be degraded)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Response, get
+
+from gateway.api.services import Services
+
+READY_TIMEOUT_S = 2.0
+
+
+@get("/health", summary="Liveness")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/health/ready", summary="Readiness: store and cache")
+async def ready(services: Services) -> Response[dict[str, Any]]:
+    store, cache = services.store, services.cache
+    checks: dict[str, dict[str, str]] = {}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await store.ping()
+        checks["store"] = {"status": "ok", "backend": store.backend}
+    except Exception:  # noqa: BLE001 - any failure of the store means "not ready"
+        checks["store"] = {"status": "down", "backend": store.backend}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            cache_status = await cache.status()
+    except Exception:  # noqa: BLE001 - a cache failure only degrades
+        cache_status = "degraded"
+    checks["cache"] = {"status": cache_status, "backend": cache.backend}
+    is_ready = checks["store"]["status"] == "ok"
+    body = {"status": "ready" if is_ready else "unavailable", "checks": checks}
+    return Response(body, status_code=200 if is_ready else 503)

@@ -1,0 +1,60 @@
+"""POST /v1/model/response (SPEC §3): decode, authenticate, hand to `turns`, encode."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, post
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
+
+from gateway.api.auth import check_organization
+from gateway.api.context import envelope, request_id
+from gateway.api.services import Services
+from gateway.render import in_progress_object, response_object
+from gateway.schemas import ResponseObject, ResponseRequest
+from gateway.turns import Completed, Created, Delta, Done, Failed, StreamEvent
+
+_encode = msgspec.json.Encoder().encode
+
+
+def _event(name: str, **fields: Any) -> ServerSentEventMessage:
+    return ServerSentEventMessage(event=name, data=_encode({"type": name, **fields}).decode())
+
+
+async def _sse(events: AsyncIterator[StreamEvent], rid: str) -> AsyncIterator[ServerSentEventMessage]:
+    async for ev in events:
+        match ev:
+            case Created(p):
+                obj = in_progress_object(p.response_id, p.created_us, p.model,
+                                         p.thread_id if p.previous_response_id is None else None,
+                                         p.previous_response_id)
+                yield _event("response.created", response=obj)
+            case Delta(text):
+                yield _event("response.output_text.delta", delta=text)
+            case Done(text):
+                yield _event("response.output_text.done", text=text)
+            case Completed(record):
+                yield _event("response.completed", response=response_object(record))
+            case Failed(error):
+                body = msgspec.json.decode(envelope(status=error.status, code=error.code, type_=error.type,
+                                                    message=error.message, details=error.details, rid=rid))
+                yield _event("response.failed", error=body["error"])
+
+
+@post("/model/response", status_code=200, summary="Answer the new turn of a conversation",
+      responses=None)
+async def create_response(request: Request[Any, Any, Any], data: ResponseRequest,
+                          services: Services) -> ResponseObject | ServerSentEvent:
+    org: str = request.state.org
+    turns = services.turns
+    check_organization(data.organization_id, org)
+    structlog.contextvars.bind_contextvars(model=data.model)
+    prepared = await turns.prepare(org, data)
+    structlog.contextvars.bind_contextvars(thread_id=prepared.thread_id)
+    if data.stream:
+        return ServerSentEvent(_sse(turns.stream(prepared), request_id(request.scope)))
+    return response_object(await turns.complete(prepared))

@@ -1,0 +1,113 @@
+"""The application factory: wiring only, no import-time side effects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+
+import structlog
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from gateway.api.auth import KeyRing, authenticate
+from gateway.api.context import RequestContextMiddleware, before_send
+from gateway.api.errors import handle_exception
+from gateway.api.health import health, ready
+from gateway.api.responses import create_response
+from gateway.api.services import Services
+from gateway.api.threads import ThreadController
+from gateway.logs import configure_logging
+from gateway.settings import Settings, load_settings
+from gateway.store.base import Store
+from gateway.store.cache import MemoryCache, NullCache, ResponseCache
+from gateway.store.sqlite import SqliteStore
+from gateway.threads import Limits, now_us
+from gateway.turns import TurnService
+from providers.base import Provider
+from providers.echo import EchoProvider
+from providers.registry import Registry
+
+_log = structlog.get_logger("gateway")
+
+
+def default_providers(settings: Settings) -> dict[str, Provider]:
+    return {"echo": EchoProvider(settings.echo_context_tokens)}
+
+
+def _default_cache(settings: Settings) -> ResponseCache:
+    # Workers cannot tell each other of a deletion, so several of them share no in-process copies.
+    return MemoryCache(settings.response_cache_size) if settings.workers == 1 else NullCache()
+
+
+async def _purge_loop(store: Store, cache: ResponseCache, interval_s: float,
+                      clock: Callable[[], int]) -> None:
+    """Retention in the background (SPEC §6); the same rules are also checked on every read."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            report = await store.purge_expired(clock())
+        except Exception:  # noqa: BLE001 - a failed round is retried at the next interval
+            _log.warning("purge_failed", exc_info=True)
+            continue
+        by_org: dict[str, list[str]] = {}
+        for org, rid in report.response_ids:
+            by_org.setdefault(org, []).append(rid)
+        for org, ids in by_org.items():
+            await cache.forget(org, ids)
+        if report.threads or report.responses or report.tombstones:
+            _log.info("purged", threads=report.threads, responses=report.responses,
+                      tombstones=report.tombstones)
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None,
+               providers: Mapping[str, Provider] | None = None, cache: ResponseCache | None = None,
+               aliases: Mapping[str, str] | None = None, clock: Callable[[], int] = now_us) -> Litestar:
+    """Build the gateway. Tests pass their own store, providers, cache or clock."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    limits = Limits.from_settings(settings)
+    the_store: Store = store or SqliteStore(os.path.join(settings.data_dir, "gateway.sqlite3"), limits,
+                                            busy_timeout_s=settings.sqlite_busy_timeout_s)
+    the_cache = cache or _default_cache(settings)
+    registry = Registry(providers if providers is not None else default_providers(settings), aliases=aliases)
+    turns = TurnService(the_store, the_cache, registry, limits,
+                        provider_timeout_s=settings.provider_timeout_s, clock=clock)
+
+    services = Services(store=the_store, cache=the_cache, limits=limits, turns=turns)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await the_store.open()
+        purger = asyncio.create_task(_purge_loop(the_store, the_cache, settings.purge_interval_s, clock))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+            await the_cache.close()
+            await the_store.close()
+
+    v1 = Router(path="/v1", route_handlers=[ThreadController, create_response], guards=[authenticate])
+    app = Litestar(
+        route_handlers=[health, ready, v1],
+        dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
+        lifespan=[lifespan],
+        middleware=[RequestContextMiddleware],
+        before_send=[before_send],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Thread gateway", version="0.1.0", path="/schema"),
+        logging_config=None,
+    )
+    app.state.keyring = KeyRing(settings.api_keys)
+    app.state.settings = settings
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """Entry point for the ASGI server (`--factory`)."""
+    return create_app(load_settings())

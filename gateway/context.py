@@ -1,0 +1,81 @@
+"""The context budget (SPEC §6): the newest history that fits, system messages kept.
+
+The history is read newest first in small batches and reading stops at the first message that does
+not fit, so the cost of a turn is bounded by the budget, not by the length of the thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from gateway.errors import ContextLengthExceeded
+from providers.base import ChatMessage
+
+Counter = Callable[[ChatMessage], int]
+BATCH = 64
+
+
+class Budget:
+    """Tokens left for history once the request's own messages are counted."""
+
+    def __init__(self, window: int, required: Sequence[ChatMessage], count: Counter) -> None:
+        self._count = count
+        needed = sum(count(m) for m in required)
+        if needed > window:
+            raise ContextLengthExceeded(
+                f"The new inputs need {needed} tokens; the model's context budget is {window}.",
+                details={"required_tokens": needed, "context_tokens": window},
+            )
+        self.remaining = window - needed
+
+    def take(self, message: ChatMessage) -> bool:
+        cost = self._count(message)
+        if cost > self.remaining:
+            return False
+        self.remaining -= cost
+        return True
+
+
+async def fit_history[M](
+    budget: Budget,
+    *,
+    system: Sequence[M],
+    fetch_recent: Callable[[M | None], Awaitable[Sequence[M]]],
+    chat: Callable[[M], ChatMessage],
+    position: Callable[[M], int],
+) -> list[M]:
+    """Choose the history the model sees, in original order.
+
+    `system` are the system messages, newest first; they are taken first. `fetch_recent(last)`
+    returns the next batch (newest first, up to `BATCH`) of other messages older than `last`.
+    """
+    chosen: list[M] = []
+    for message in system:
+        if not budget.take(chat(message)):
+            break
+        chosen.append(message)
+    last: M | None = None
+    while True:
+        batch = await fetch_recent(last)
+        for message in batch:
+            if not budget.take(chat(message)):
+                return sorted(chosen, key=position)
+            chosen.append(message)
+        if len(batch) < BATCH:
+            return sorted(chosen, key=position)
+        last = batch[-1]
+
+
+async def fit_in_memory(budget: Budget, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """`fit_history` over a list held in memory (a stored response's context)."""
+    indexed = list(enumerate(messages))
+    system = [im for im in reversed(indexed) if im[1].role == "system"]
+    others = [im for im in reversed(indexed) if im[1].role != "system"]
+
+    async def fetch(last: tuple[int, ChatMessage] | None) -> list[tuple[int, ChatMessage]]:
+        start = 0 if last is None else others.index(last) + 1
+        return others[start:start + BATCH]
+
+    chosen = await fit_history(budget, system=system, fetch_recent=fetch, chat=lambda im: im[1],
+                               position=lambda im: im[0])
+    return [m for _, m in chosen]

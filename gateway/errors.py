@@ -1,0 +1,132 @@
+"""One error hierarchy: each class knows its HTTP status, its code and its type (SPEC §8)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway answers with; rendered as the envelope of SPEC §8."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    type: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+class AuthenticationRequired(GatewayError):
+    status, code, type = 401, "AUTHENTICATION_REQUIRED", "authentication_error"
+
+
+class InvalidApiKey(GatewayError):
+    status, code, type = 401, "INVALID_API_KEY", "authentication_error"
+
+
+class OrganizationAccessDenied(GatewayError):
+    status, code, type = 403, "ORGANIZATION_ACCESS_DENIED", "permission_error"
+
+
+class NotFound(GatewayError):
+    status, code, type = 404, "NOT_FOUND", "not_found"
+
+
+class ThreadNotFound(NotFound):
+    code = "THREAD_NOT_FOUND"
+
+    def __init__(self, thread_id: str) -> None:
+        # The message is the same whether the thread never existed, was deleted, expired or
+        # belongs to another organization: nothing here may tell those apart.
+        super().__init__(f"Thread '{thread_id}' was not found.")
+
+
+class ResponseNotFound(NotFound):
+    code = "RESPONSE_NOT_FOUND"
+
+    def __init__(self, response_id: str) -> None:
+        super().__init__(f"Response '{response_id}' was not found.")
+
+
+class ModelNotFound(NotFound):
+    code = "MODEL_NOT_FOUND"
+
+
+class MethodNotAllowed(GatewayError):
+    status, code, type = 405, "METHOD_NOT_ALLOWED", "invalid_request_error"
+
+
+class Conflict(GatewayError):
+    status, type = 409, "conflict"
+
+
+class ThreadAlreadyExists(Conflict):
+    code = "THREAD_ALREADY_EXISTS"
+
+
+class ThreadLocked(Conflict):
+    code = "THREAD_LOCKED"
+
+
+class ThreadArchived(Conflict):
+    code = "THREAD_ARCHIVED"
+
+
+class InvalidStateTransition(Conflict):
+    code = "INVALID_STATE_TRANSITION"
+
+
+class ThreadMessageLimit(Conflict):
+    code = "THREAD_MESSAGE_LIMIT"
+
+
+class PayloadTooLarge(GatewayError):
+    status, code, type = 413, "PAYLOAD_TOO_LARGE", "invalid_request_error"
+
+
+class ValidationFailed(GatewayError):
+    status, code, type = 422, "VALIDATION_ERROR", "invalid_request_error"
+
+
+class MetadataTooLarge(GatewayError):
+    status, code, type = 422, "METADATA_TOO_LARGE", "invalid_request_error"
+
+
+class BadRequest(GatewayError):
+    status, type = 400, "invalid_request_error"
+
+
+class ConflictingParameters(BadRequest):
+    code = "CONFLICTING_PARAMETERS"
+
+
+class ContextLengthExceeded(BadRequest):
+    code = "CONTEXT_LENGTH_EXCEEDED"
+
+
+class RateLimited(GatewayError):
+    status, code, type = 429, "RATE_LIMITED", "rate_limit_error"
+
+
+class ProviderFailed(GatewayError):
+    status, code, type = 502, "PROVIDER_ERROR", "provider_error"
+
+
+class ProviderNotConfigured(GatewayError):
+    status, code, type = 503, "PROVIDER_NOT_CONFIGURED", "provider_error"
+
+
+class StoreUnavailable(GatewayError):
+    status, code, type = 503, "STORE_UNAVAILABLE", "service_unavailable"
+
+
+class ProviderTimeout(GatewayError):
+    status, code, type = 504, "PROVIDER_TIMEOUT", "provider_error"
+
+
+class InternalError(GatewayError):
+    pass

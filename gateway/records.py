@@ -1,0 +1,82 @@
+"""Internal records shared by the turn logic and the stores (not the wire format)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from providers.base import ChatMessage
+
+State = Literal["open", "locked", "archived"]
+Role = Literal["user", "assistant", "system"]
+
+
+class ThreadRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A thread as stored. Times are integer microseconds since the epoch."""
+
+    org: str
+    id: str
+    state: State = "open"
+    visible: bool = True
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    message_count: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    created_us: int
+    updated_us: int
+    last_message_us: int | None = None
+    expires_us: int
+
+    @property
+    def activity_us(self) -> int:
+        """What "newest activity first" sorts by: the last turn, else the creation."""
+        return self.last_message_us if self.last_message_us is not None else self.created_us
+
+
+class MessageRecord(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    role: Role
+    texts: tuple[str, ...]
+    response_id: str | None
+    created_us: int
+    thread_id: str | None = None
+    seq: int = 0
+
+
+class Usage(msgspec.Struct, frozen=True, kw_only=True):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A saved response: what it answered and exactly the messages its model saw.
+
+    `context` (without the request's instructions) plus the output is what a later request with
+    `previousResponseId` continues from, so that a look-up is one read whatever the chain length.
+    """
+
+    org: str
+    id: str
+    model: str
+    created_us: int
+    expires_us: int
+    thread_id: str | None
+    previous_response_id: str | None
+    output_message_id: str
+    output_text: str
+    usage: Usage
+    context: tuple[ChatMessage, ...]
+
+
+class ThreadPatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A requested change of a thread; `None` means "leave alone"."""
+
+    metadata: dict[str, Any] | None = None
+    state: State | None = None
+    visible: bool | None = None
+
+
+class Page(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Any]
+    has_more: bool

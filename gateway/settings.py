@@ -1,0 +1,112 @@
+"""Typed settings, read once from the environment (SPEC §9)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+
+class SettingsError(ValueError):
+    """A configuration value is malformed; raised at start-up, never per request."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    data_dir: str = "./.gateway"
+    # key -> organization id. Never logged: see `__repr__`.
+    api_keys: Mapping[str, str] = msgspec.field(default_factory=dict)
+    max_messages_per_thread: int = 10_000
+    max_metadata_bytes: int = 16_384
+    max_body_bytes: int = 1_048_576
+    thread_idle_ttl_s: float = 90 * 86_400.0
+    thread_max_age_s: float = 365 * 86_400.0
+    response_ttl_s: float = 86_400.0
+    echo_context_tokens: int = 32_768
+    provider_timeout_s: float = 120.0
+    purge_interval_s: float = 60.0
+    sqlite_busy_timeout_s: float = 10.0
+    response_cache_size: int = 10_000
+    log_level: str = "info"
+    mongodb_uri: str | None = None
+    redis_url: str | None = None
+
+    def __repr__(self) -> str:
+        # Settings are printed in debugging sessions; keys must not be.
+        fields = {f: getattr(self, f) for f in self.__struct_fields__ if f != "api_keys"}
+        fields["api_keys"] = f"<{len(self.api_keys)} keys>"
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
+
+    __str__ = __repr__
+
+
+_ENV: dict[str, tuple[str, type]] = {
+    "GATEWAY_HOST": ("host", str),
+    "GATEWAY_PORT": ("port", int),
+    "GATEWAY_WORKERS": ("workers", int),
+    "GATEWAY_DATA_DIR": ("data_dir", str),
+    "GATEWAY_MAX_MESSAGES_PER_THREAD": ("max_messages_per_thread", int),
+    "GATEWAY_MAX_METADATA_BYTES": ("max_metadata_bytes", int),
+    "GATEWAY_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "GATEWAY_THREAD_IDLE_TTL_S": ("thread_idle_ttl_s", float),
+    "GATEWAY_THREAD_MAX_AGE_S": ("thread_max_age_s", float),
+    "GATEWAY_RESPONSE_TTL_S": ("response_ttl_s", float),
+    "GATEWAY_ECHO_CONTEXT_TOKENS": ("echo_context_tokens", int),
+    "GATEWAY_PROVIDER_TIMEOUT_S": ("provider_timeout_s", float),
+    "GATEWAY_PURGE_INTERVAL_S": ("purge_interval_s", float),
+    "GATEWAY_SQLITE_BUSY_TIMEOUT_S": ("sqlite_busy_timeout_s", float),
+    "GATEWAY_RESPONSE_CACHE_SIZE": ("response_cache_size", int),
+    "GATEWAY_LOG_LEVEL": ("log_level", str),
+    "GATEWAY_MONGODB_URI": ("mongodb_uri", str),
+    "GATEWAY_REDIS_URL": ("redis_url", str),
+}
+
+
+def parse_api_keys(raw: str) -> dict[str, str]:
+    """Parse `key=org,key=org`; whitespace around items is ignored."""
+    keys: dict[str, str] = {}
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, org = item.partition("=")
+        key, org = key.strip(), org.strip()
+        if not sep or not key or not org:
+            # The item is not echoed: it may be a key.
+            raise SettingsError("GATEWAY_API_KEYS: every item must be `key=organization_id`")
+        keys[key] = org
+    return keys
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from environment variables (default `os.environ`), then `overrides`."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    for var, (field, kind) in _ENV.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[field] = kind(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{var}: expected {kind.__name__}, got {raw!r}") from exc
+    if env.get("GATEWAY_API_KEYS"):
+        values["api_keys"] = parse_api_keys(env["GATEWAY_API_KEYS"])
+    values.update(overrides)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    positive = ("max_messages_per_thread", "max_metadata_bytes", "max_body_bytes", "thread_idle_ttl_s",
+                "thread_max_age_s", "response_ttl_s", "echo_context_tokens", "provider_timeout_s",
+                "purge_interval_s", "workers")
+    for name in positive:
+        if getattr(s, name) <= 0:
+            raise SettingsError(f"{name} must be positive")
+    if not 0 < s.port < 65536:
+        raise SettingsError("port must be in 1..65535")

@@ -1,0 +1,89 @@
+"""The persistence seam: one Protocol, implemented by the embedded SQLite store (and MongoDB).
+
+Every method is scoped by organization. Rules stay in `gateway.threads`: the store runs the
+functions it is given inside its atomic section, so they hold under concurrency and across
+processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import msgspec
+
+from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord
+
+ThreadUpdate = Callable[[ThreadRecord], ThreadRecord]
+
+
+class PurgeReport(msgspec.Struct, frozen=True, kw_only=True):
+    threads: int = 0
+    responses: int = 0
+    tombstones: int = 0
+    # (organization, response id) of every response removed, for cache invalidation.
+    response_ids: tuple[tuple[str, str], ...] = ()
+
+
+class CursorNotFound(Exception):
+    """The `after` cursor names no item of the list."""
+
+
+class Store(Protocol):
+    backend: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise when the store cannot answer."""
+
+    async def create_thread(self, thread: ThreadRecord) -> ThreadRecord:
+        """Insert; an expired or deleted id is replaced. Raise `ThreadAlreadyExists` when live."""
+
+    async def get_thread(self, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
+        """The live thread, or None. A thread found expired is purged and tombstoned here."""
+
+    async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool: ...
+
+    async def list_threads(self, org: str, *, visible: bool, state: State | None, limit: int,
+                           after: str | None, at_us: int) -> Page:
+        """Newest activity first. Raise `CursorNotFound` for an unknown `after`."""
+
+    async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate,
+                            at_us: int) -> ThreadRecord:
+        """Read, apply `update`, write, atomically. Raise `ThreadNotFound` when absent."""
+
+    async def delete_thread(self, org: str, thread_id: str, at_us: int) -> tuple[str, ...] | None:
+        """Delete the thread, its messages and its responses; leave a tombstone.
+
+        Returns the deleted response ids (for cache invalidation), or None when absent.
+        """
+
+    async def list_messages(self, org: str, thread_id: str, *, limit: int, after: str | None,
+                            descending: bool, at_us: int) -> Page | None:
+        """Messages by sequence; None when the thread is absent."""
+
+    async def recent_messages(self, org: str, thread_id: str, *, before_seq: int | None,
+                              limit: int) -> list[MessageRecord]:
+        """Non-system messages, newest first, older than `before_seq` (the history tail)."""
+
+    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[MessageRecord]:
+        """System messages, newest first."""
+
+    async def append_turn(self, org: str, thread_id: str, *, create: ThreadRecord | None,
+                          messages: Sequence[MessageRecord], response: ResponseRecord,
+                          update: ThreadUpdate, at_us: int) -> ThreadRecord:
+        """Append a turn atomically: messages in order, with no other turn between them.
+
+        The thread is created from `create` when absent (unless tombstoned); `update` checks the
+        rules and returns the thread after the turn; a raise from it saves nothing.
+        """
+
+    async def save_response(self, response: ResponseRecord) -> None: ...
+
+    async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
+        """The live response, or None (unknown, expired or another organization's)."""
+
+    async def purge_expired(self, at_us: int) -> PurgeReport: ...

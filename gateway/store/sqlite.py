@@ -1,0 +1,412 @@
+"""The embedded store: SQLite in WAL mode, safe across several worker processes.
+
+Every operation is one transaction run on the store's own thread (so the event loop never blocks).
+Writers take the database lock up front (`BEGIN IMMEDIATE`), which serializes concurrent turns on
+one thread across processes: sequence numbers, the message count and the limit are read and written
+under that lock, and a raise inside the transaction rolls everything back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import msgspec
+
+from gateway.errors import GatewayError, StoreUnavailable, ThreadAlreadyExists, ThreadNotFound
+from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord
+from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate
+from gateway.threads import Limits, is_expired, tombstone_expires_us
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS threads (
+    org TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, visible INTEGER NOT NULL,
+    metadata BLOB NOT NULL, message_count INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL, last_message_us INTEGER,
+    activity_us INTEGER NOT NULL, expires_us INTEGER NOT NULL,
+    PRIMARY KEY (org, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS threads_by_activity ON threads (org, visible, activity_us DESC, id DESC);
+CREATE INDEX IF NOT EXISTS threads_by_expiry ON threads (expires_us);
+CREATE TABLE IF NOT EXISTS messages (
+    org TEXT NOT NULL, thread_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
+    role TEXT NOT NULL, texts BLOB NOT NULL, response_id TEXT, created_us INTEGER NOT NULL,
+    PRIMARY KEY (org, thread_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_id ON messages (org, id);
+CREATE INDEX IF NOT EXISTS messages_system ON messages (org, thread_id, seq) WHERE role = 'system';
+CREATE TABLE IF NOT EXISTS responses (
+    org TEXT NOT NULL, id TEXT NOT NULL, thread_id TEXT, expires_us INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (org, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS responses_by_thread ON responses (org, thread_id) WHERE thread_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS responses_by_expiry ON responses (expires_us);
+CREATE TABLE IF NOT EXISTS tombstones (
+    org TEXT NOT NULL, id TEXT NOT NULL, expires_us INTEGER NOT NULL,
+    PRIMARY KEY (org, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tombstones_by_expiry ON tombstones (expires_us);
+"""
+
+_THREAD_COLS = ("org, id, state, visible, metadata, message_count, input_tokens, output_tokens, "
+                "created_us, updated_us, last_message_us, activity_us, expires_us")
+_MSG_COLS = "id, role, texts, response_id, created_us, thread_id, seq"
+_PURGE_BATCH = 500
+
+_json_encode = msgspec.json.Encoder().encode
+_meta_decode = msgspec.json.Decoder(dict[str, Any]).decode
+_texts_decode = msgspec.json.Decoder(tuple[str, ...]).decode
+_resp_encode = msgspec.msgpack.Encoder().encode
+_resp_decode = msgspec.msgpack.Decoder(ResponseRecord).decode
+
+
+def _thread_row(t: ThreadRecord) -> tuple[Any, ...]:
+    return (t.org, t.id, t.state, int(t.visible), _json_encode(t.metadata), t.message_count,
+            t.input_tokens, t.output_tokens, t.created_us, t.updated_us, t.last_message_us,
+            t.activity_us, t.expires_us)
+
+
+def _thread_of(row: sqlite3.Row | tuple[Any, ...]) -> ThreadRecord:
+    return ThreadRecord(org=row[0], id=row[1], state=row[2], visible=bool(row[3]),
+                        metadata=_meta_decode(row[4]), message_count=row[5], input_tokens=row[6],
+                        output_tokens=row[7], created_us=row[8], updated_us=row[9],
+                        last_message_us=row[10], expires_us=row[12])
+
+
+def _message_of(row: tuple[Any, ...]) -> MessageRecord:
+    return MessageRecord(id=row[0], role=row[1], texts=_texts_decode(row[2]), response_id=row[3],
+                         created_us=row[4], thread_id=row[5], seq=row[6])
+
+
+class SqliteStore:
+    """The embedded default store, a file under `data_dir`."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str, limits: Limits, *, busy_timeout_s: float = 10.0,
+                 synchronous: str = "FULL") -> None:
+        self._path = path
+        self._limits = limits
+        self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        # One thread owns the connection: operations run one at a time in this process, and
+        # SQLite's file lock orders them against other processes.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    async def _run[T](self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable("The thread store is unavailable.") from exc
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreUnavailable("The thread store is not open.")
+        return self._conn
+
+    def _write[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    def _open_sync(self) -> None:
+        directory = os.path.dirname(self._path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        db.execute("PRAGMA foreign_keys = OFF")
+        # Several workers may start at once: the schema is created under the write lock.
+        db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        self._conn = db
+
+    async def open(self) -> None:
+        await self._run(self._open_sync)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self._run(_close)
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._db().execute("SELECT 1").fetchone())
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _load(self, db: sqlite3.Connection, org: str, thread_id: str) -> ThreadRecord | None:
+        row = db.execute(f"SELECT {_THREAD_COLS} FROM threads WHERE org = ? AND id = ?",
+                         (org, thread_id)).fetchone()
+        return None if row is None else _thread_of(row)
+
+    def _remove(self, db: sqlite3.Connection, thread: ThreadRecord) -> list[str]:
+        """Delete a thread with its messages and responses and leave its tombstone."""
+        key = (thread.org, thread.id)
+        response_ids = [r[0] for r in db.execute(
+            "SELECT id FROM responses WHERE org = ? AND thread_id = ?", key)]
+        db.execute("DELETE FROM messages WHERE org = ? AND thread_id = ?", key)
+        db.execute("DELETE FROM responses WHERE org = ? AND thread_id = ?", key)
+        db.execute("DELETE FROM threads WHERE org = ? AND id = ?", key)
+        db.execute("INSERT OR REPLACE INTO tombstones (org, id, expires_us) VALUES (?, ?, ?)",
+                   (*key, tombstone_expires_us(thread, self._limits)))
+        return response_ids
+
+    def _live(self, db: sqlite3.Connection, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
+        """The thread if live; an expired one is purged on the spot (inside a write)."""
+        thread = self._load(db, org, thread_id)
+        if thread is not None and is_expired(thread, at_us):
+            self._remove(db, thread)
+            return None
+        return thread
+
+    def _tombstoned(self, db: sqlite3.Connection, org: str, thread_id: str, at_us: int) -> bool:
+        row = db.execute("SELECT 1 FROM tombstones WHERE org = ? AND id = ? AND expires_us > ?",
+                         (org, thread_id, at_us)).fetchone()
+        return row is not None
+
+    async def create_thread(self, thread: ThreadRecord) -> ThreadRecord:
+        def op(db: sqlite3.Connection) -> ThreadRecord:
+            if self._live(db, thread.org, thread.id, thread.created_us) is not None:
+                raise ThreadAlreadyExists(f"Thread '{thread.id}' already exists.")
+            # An explicit create may reuse a deleted or expired id (SPEC §3, rule 1).
+            db.execute("DELETE FROM tombstones WHERE org = ? AND id = ?", (thread.org, thread.id))
+            db.execute(f"INSERT INTO threads ({_THREAD_COLS}) VALUES ({','.join('?' * 13)})",
+                       _thread_row(thread))
+            return thread
+
+        return await self._run(self._write, op)
+
+    async def get_thread(self, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
+        def op() -> ThreadRecord | None:
+            db = self._db()
+            thread = self._load(db, org, thread_id)
+            if thread is not None and is_expired(thread, at_us):
+                return self._write(lambda w: self._live(w, org, thread_id, at_us))
+            return thread
+
+        return await self._run(op)
+
+    async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool:
+        return await self._run(lambda: self._tombstoned(self._db(), org, thread_id, at_us))
+
+    async def list_threads(self, org: str, *, visible: bool, state: State | None, limit: int,
+                           after: str | None, at_us: int) -> Page:
+        def op() -> Page:
+            db = self._db()
+            where = ["org = ?", "visible = ?", "expires_us > ?"]
+            args: list[Any] = [org, int(visible), at_us]
+            if state is not None:
+                where.append("state = ?")
+                args.append(state)
+            if after is not None:
+                cursor = db.execute("SELECT activity_us FROM threads WHERE org = ? AND id = ?",
+                                    (org, after)).fetchone()
+                if cursor is None:
+                    raise CursorNotFound(after)
+                where.append("(activity_us, id) < (?, ?)")
+                args += [cursor[0], after]
+            rows = db.execute(
+                f"SELECT {_THREAD_COLS} FROM threads WHERE {' AND '.join(where)} "
+                "ORDER BY activity_us DESC, id DESC LIMIT ?", (*args, limit + 1)).fetchall()
+            return Page(items=[_thread_of(r) for r in rows[:limit]], has_more=len(rows) > limit)
+
+        return await self._run(op)
+
+    async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate,
+                            at_us: int) -> ThreadRecord:
+        def op(db: sqlite3.Connection) -> ThreadRecord:
+            thread = self._live(db, org, thread_id, at_us)
+            if thread is None:
+                raise ThreadNotFound(thread_id)
+            changed = update(thread)
+            if changed is not thread:
+                self._save_thread(db, changed)
+            return changed
+
+        return await self._run(self._write_keeping_expiry, op)
+
+    def _write_keeping_expiry[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Like `_write`, but a rule's refusal still commits an expiry found on the way.
+
+        The operations run here raise a `GatewayError` only before they write anything of their
+        own, so the one write such a commit keeps is the purge of an expired thread.
+        """
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db)
+        except GatewayError:
+            db.execute("COMMIT")
+            raise
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    def _save_thread(self, db: sqlite3.Connection, t: ThreadRecord) -> None:
+        db.execute(
+            "UPDATE threads SET state = ?, visible = ?, metadata = ?, message_count = ?, input_tokens = ?, "
+            "output_tokens = ?, updated_us = ?, last_message_us = ?, activity_us = ?, expires_us = ? "
+            "WHERE org = ? AND id = ?",
+            (t.state, int(t.visible), _json_encode(t.metadata), t.message_count, t.input_tokens,
+             t.output_tokens, t.updated_us, t.last_message_us, t.activity_us, t.expires_us, t.org, t.id))
+
+    async def delete_thread(self, org: str, thread_id: str, at_us: int) -> tuple[str, ...] | None:
+        def op(db: sqlite3.Connection) -> tuple[str, ...] | None:
+            thread = self._live(db, org, thread_id, at_us)
+            if thread is None:
+                return None
+            return tuple(self._remove(db, thread))
+
+        return await self._run(self._write, op)
+
+    # -- messages -------------------------------------------------------------------------------
+
+    async def list_messages(self, org: str, thread_id: str, *, limit: int, after: str | None,
+                            descending: bool, at_us: int) -> Page | None:
+        def op() -> Page | None:
+            db = self._db()
+            row = db.execute("SELECT expires_us FROM threads WHERE org = ? AND id = ?",
+                             (org, thread_id)).fetchone()
+            if row is None or row[0] <= at_us:
+                return None
+            where, args = "org = ? AND thread_id = ?", [org, thread_id]
+            if after is not None:
+                cursor = db.execute("SELECT seq FROM messages WHERE org = ? AND id = ? AND thread_id = ?",
+                                    (org, after, thread_id)).fetchone()
+                if cursor is None:
+                    raise CursorNotFound(after)
+                where += " AND seq < ?" if descending else " AND seq > ?"
+                args.append(cursor[0])
+            order = "DESC" if descending else "ASC"
+            rows = db.execute(f"SELECT {_MSG_COLS} FROM messages WHERE {where} ORDER BY seq {order} LIMIT ?",
+                              (*args, limit + 1)).fetchall()
+            return Page(items=[_message_of(r) for r in rows[:limit]], has_more=len(rows) > limit)
+
+        return await self._run(op)
+
+    async def recent_messages(self, org: str, thread_id: str, *, before_seq: int | None,
+                              limit: int) -> list[MessageRecord]:
+        bound = before_seq if before_seq is not None else 2**62
+
+        def op() -> list[MessageRecord]:
+            rows = self._db().execute(
+                f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND seq < ? "
+                "AND role != 'system' ORDER BY seq DESC LIMIT ?", (org, thread_id, bound, limit)).fetchall()
+            return [_message_of(r) for r in rows]
+
+        return await self._run(op)
+
+    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[MessageRecord]:
+        def op() -> list[MessageRecord]:
+            rows = self._db().execute(
+                f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND role = 'system' "
+                "ORDER BY seq DESC LIMIT ?", (org, thread_id, limit)).fetchall()
+            return [_message_of(r) for r in rows]
+
+        return await self._run(op)
+
+    async def append_turn(self, org: str, thread_id: str, *, create: ThreadRecord | None,
+                          messages: Sequence[MessageRecord], response: ResponseRecord,
+                          update: ThreadUpdate, at_us: int) -> ThreadRecord:
+        def op(db: sqlite3.Connection) -> ThreadRecord:
+            thread = self._live(db, org, thread_id, at_us)
+            creating = thread is None
+            if thread is None:
+                if create is None or self._tombstoned(db, org, thread_id, at_us):
+                    raise ThreadNotFound(thread_id)
+                thread = create
+            after = update(thread)  # the rules: raises before anything is written
+            if creating:
+                db.execute(f"INSERT INTO threads ({_THREAD_COLS}) VALUES ({','.join('?' * 13)})",
+                           _thread_row(after))
+            else:
+                self._save_thread(db, after)
+            first = thread.message_count + 1
+            db.executemany(
+                "INSERT INTO messages (org, thread_id, seq, id, role, texts, response_id, created_us) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(org, thread_id, first + i, m.id, m.role, _json_encode(m.texts), m.response_id, m.created_us)
+                 for i, m in enumerate(messages)])
+            self._insert_response(db, response)
+            return after
+
+        return await self._run(self._write_keeping_expiry, op)
+
+    # -- responses ------------------------------------------------------------------------------
+
+    def _insert_response(self, db: sqlite3.Connection, r: ResponseRecord) -> None:
+        db.execute("INSERT INTO responses (org, id, thread_id, expires_us, body) VALUES (?, ?, ?, ?, ?)",
+                   (r.org, r.id, r.thread_id, r.expires_us, _resp_encode(r)))
+
+    async def save_response(self, response: ResponseRecord) -> None:
+        await self._run(self._write, lambda db: self._insert_response(db, response))
+
+    async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
+        def op() -> ResponseRecord | None:
+            row = self._db().execute(
+                "SELECT body FROM responses WHERE org = ? AND id = ? AND expires_us > ?",
+                (org, response_id, at_us)).fetchone()
+            return None if row is None else _resp_decode(row[0])
+
+        return await self._run(op)
+
+    # -- retention ------------------------------------------------------------------------------
+
+    def _purge_sync(self, at_us: int) -> PurgeReport:
+        threads = responses = 0
+        response_ids: list[tuple[str, str]] = []
+        # Batches keep each write transaction short, so turns are not held up behind a purge.
+        while True:
+            def batch(db: sqlite3.Connection) -> int:
+                rows = db.execute(f"SELECT {_THREAD_COLS} FROM threads WHERE expires_us <= ? LIMIT ?",
+                                  (at_us, _PURGE_BATCH)).fetchall()
+                for row in rows:
+                    response_ids.extend((row[0], rid) for rid in self._remove(db, _thread_of(row)))
+                return len(rows)
+
+            n = self._write(batch)
+            threads += n
+            if n < _PURGE_BATCH:
+                break
+        while True:
+            def resp_batch(db: sqlite3.Connection) -> int:
+                rows = db.execute("SELECT org, id FROM responses WHERE expires_us <= ? LIMIT ?",
+                                  (at_us, _PURGE_BATCH)).fetchall()
+                db.executemany("DELETE FROM responses WHERE org = ? AND id = ?", rows)
+                response_ids.extend((r[0], r[1]) for r in rows)
+                return len(rows)
+
+            n = self._write(resp_batch)
+            responses += n
+            if n < _PURGE_BATCH:
+                break
+        tombstones = self._write(
+            lambda db: db.execute("DELETE FROM tombstones WHERE expires_us <= ?", (at_us,)).rowcount)
+        return PurgeReport(threads=threads, responses=responses, tombstones=tombstones,
+                           response_ids=tuple(response_ids))
+
+    async def purge_expired(self, at_us: int) -> PurgeReport:
+        return await self._run(self._purge_sync, at_us)

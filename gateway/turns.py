@@ -1,0 +1,240 @@
+"""One turn of SPEC §3: resolve the thread, assemble the context, call the provider, append.
+
+`prepare` does everything that can fail before the model is called (so such errors are plain JSON
+even for a streaming request); `complete` and `stream` call the model and save the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import msgspec
+
+from gateway import errors
+from gateway.context import BATCH, Budget, fit_history, fit_in_memory
+from gateway.records import MessageRecord, ResponseRecord, State, ThreadRecord, Usage
+from gateway.schemas import ResponseRequest, ThreadRef
+from gateway.store.base import Store
+from gateway.store.cache import ResponseCache
+from gateway.threads import (
+    Limits,
+    apply_turn,
+    check_accepts_turn,
+    check_message_limit,
+    new_id,
+    new_thread,
+    now_us,
+)
+from providers import errors as perr
+from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
+from providers.registry import Registry, Route
+
+SYSTEM_HISTORY_LIMIT = 256
+
+
+class Prepared(msgspec.Struct, frozen=True, kw_only=True):
+    """A turn checked and assembled, ready for the model."""
+
+    org: str
+    model: str
+    route: Route
+    request: ModelRequest
+    inputs: tuple[ChatMessage, ...]
+    # What the model sees, without this request's instructions: saved with the response.
+    context: tuple[ChatMessage, ...]
+    thread_id: str | None
+    create: ThreadRecord | None
+    thread_state: State | None
+    previous_response_id: str | None
+    response_id: str
+    created_us: int
+
+
+class Created(msgspec.Struct, frozen=True):
+    prepared: Prepared
+
+
+class Delta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Done(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Completed(msgspec.Struct, frozen=True):
+    response: ResponseRecord
+
+
+class Failed(msgspec.Struct, frozen=True):
+    error: errors.GatewayError
+
+
+StreamEvent = Created | Delta | Done | Completed | Failed
+
+
+@contextlib.contextmanager
+def provider_errors() -> Iterator[None]:
+    """The one place where adapter failures become gateway answers (SPEC §7)."""
+    try:
+        yield
+    except perr.UnknownModel as exc:
+        raise errors.ModelNotFound(str(exc)) from None
+    except perr.NotConfigured as exc:
+        raise errors.ProviderNotConfigured(str(exc)) from None
+    except perr.UpstreamRateLimited as exc:
+        headers = {"Retry-After": exc.retry_after} if exc.retry_after else {}
+        raise errors.RateLimited(str(exc), headers=headers) from None
+    except (perr.UpstreamTimeout, TimeoutError) as exc:
+        raise errors.ProviderTimeout(str(exc) or "The provider did not answer in time.") from None
+    except perr.ProviderError as exc:
+        raise errors.ProviderFailed(str(exc)) from None
+
+
+class TurnService:
+    def __init__(self, store: Store, cache: ResponseCache, registry: Registry, limits: Limits, *,
+                 provider_timeout_s: float, clock: Callable[[], int] = now_us) -> None:
+        self._store = store
+        self._cache = cache
+        self._registry = registry
+        self._limits = limits
+        self._timeout_s = provider_timeout_s
+        self._clock = clock
+
+    # -- before the model -----------------------------------------------------------------------
+
+    async def prepare(self, org: str, req: ResponseRequest) -> Prepared:
+        thread_ref, thread_id = _thread_target(req)
+        with provider_errors():
+            route = self._registry.route(req.model)
+        provider = route.provider
+        inputs = tuple(ChatMessage(i.role, i.text_values()) for i in req.inputs)
+        instructions = (ChatMessage("system", (req.instructions,)),) if req.instructions else ()
+        window = provider.context_window(route.model) - (req.max_output_tokens or 0)
+        budget = Budget(max(window, 0), instructions + inputs, provider.count_tokens)
+        at = self._clock()
+        create: ThreadRecord | None = None
+        if req.previous_response_id is not None:
+            prev = await self.get_response(org, req.previous_response_id)
+            output = ChatMessage("assistant", (prev.output_text,))
+            history = await fit_in_memory(budget, (*prev.context, output))
+        else:
+            if thread_id is None:
+                thread_id = new_id("thread")
+            thread = await self._store.get_thread(org, thread_id, at)
+            if thread is None:
+                if await self._store.is_tombstoned(org, thread_id, at):
+                    raise errors.ThreadNotFound(thread_id)
+                metadata = thread_ref.metadata if thread_ref else None
+                create = new_thread(org, thread_id, metadata=metadata, visible=req.store,
+                                    limits=self._limits, at_us=at)
+                check_message_limit(0, len(inputs) + 1, self._limits, thread_id)
+                history = []
+            else:
+                check_accepts_turn(thread)
+                check_message_limit(thread.message_count, len(inputs) + 1, self._limits, thread_id)
+                history = await self._thread_history(org, thread_id, budget)
+        context = (*history, *inputs)
+        request = ModelRequest(model=route.model, messages=(*instructions, *context),
+                               temperature=req.temperature, top_p=req.top_p,
+                               max_output_tokens=req.max_output_tokens)
+        return Prepared(org=org, model=req.model, route=route, request=request, inputs=inputs,
+                        context=context, thread_id=thread_id, create=create,
+                        thread_state=req.thread_state, previous_response_id=req.previous_response_id,
+                        response_id=new_id("resp"), created_us=at)
+
+    async def _thread_history(self, org: str, thread_id: str, budget: Budget) -> list[ChatMessage]:
+        system = await self._store.system_messages(org, thread_id, limit=SYSTEM_HISTORY_LIMIT)
+
+        async def fetch(last: MessageRecord | None) -> list[MessageRecord]:
+            return await self._store.recent_messages(
+                org, thread_id, before_seq=None if last is None else last.seq, limit=BATCH)
+
+        chosen = await fit_history(budget, system=system, fetch_recent=fetch,
+                                   chat=lambda m: ChatMessage(m.role, m.texts), position=lambda m: m.seq)
+        return [ChatMessage(m.role, m.texts) for m in chosen]
+
+    async def get_response(self, org: str, response_id: str) -> ResponseRecord:
+        """A live response of `org`: the cache first, then the store (one round trip each)."""
+        at = self._clock()
+        found = await self._cache.get(org, response_id)
+        if found is None:
+            found = await self._store.get_response(org, response_id, at)
+            if found is not None:
+                await self._cache.put(found)
+        if found is None or found.org != org or found.expires_us <= at:
+            raise errors.ResponseNotFound(response_id)
+        return found
+
+    # -- the model, then the save ---------------------------------------------------------------
+
+    async def complete(self, p: Prepared) -> ResponseRecord:
+        with provider_errors():
+            async with asyncio.timeout(self._timeout_s):
+                completion = await p.route.provider.complete(p.request)
+        return await self._save(p, completion)
+
+    async def stream(self, p: Prepared) -> AsyncIterator[StreamEvent]:
+        """Events of SPEC §3.3. Nothing is saved unless the stream reaches its end."""
+        yield Created(p)
+        try:
+            completion: Completion | None = None
+            with provider_errors():
+                async with asyncio.timeout(self._timeout_s):
+                    async for item in p.route.provider.stream(p.request):
+                        if isinstance(item, TextDelta):
+                            if item.text:
+                                yield Delta(item.text)
+                        else:
+                            completion = item
+            if completion is None:
+                raise errors.ProviderFailed("The provider's stream ended without a result.")
+            yield Done(completion.text)
+            response = await self._save(p, completion)
+        except errors.GatewayError as exc:
+            yield Failed(exc)
+            return
+        yield Completed(response)
+
+    async def _save(self, p: Prepared, completion: Completion) -> ResponseRecord:
+        at = self._clock()
+        usage = Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens)
+        output_id = new_id("msg")
+        response = ResponseRecord(
+            org=p.org, id=p.response_id, model=p.model, created_us=p.created_us,
+            expires_us=p.created_us + self._limits.response_ttl_us,
+            thread_id=p.thread_id if p.previous_response_id is None else None,
+            previous_response_id=p.previous_response_id, output_message_id=output_id,
+            output_text=completion.text, usage=usage, context=p.context)
+        if p.previous_response_id is not None or p.thread_id is None:
+            await self._store.save_response(response)
+        else:
+            messages = [MessageRecord(id=new_id("msg"), role=m.role, texts=m.texts, response_id=p.response_id,
+                                      created_us=at) for m in p.inputs]
+            messages.append(MessageRecord(id=output_id, role="assistant", texts=(completion.text,),
+                                          response_id=p.response_id, created_us=at))
+            limits, state = self._limits, p.thread_state
+
+            def update(thread: ThreadRecord) -> ThreadRecord:
+                return apply_turn(thread, adding=len(messages), usage=usage, next_state=state,
+                                  limits=limits, at_us=at)
+
+            await self._store.append_turn(p.org, p.thread_id, create=p.create, messages=messages,
+                                          response=response, update=update, at_us=at)
+        await self._cache.put(response)
+        return response
+
+
+def _thread_target(req: ResponseRequest) -> tuple[ThreadRef | None, str | None]:
+    """The thread a request names, after the conflict rules of SPEC §3."""
+    ref = req.thread if isinstance(req.thread, ThreadRef) else None
+    named = req.thread.id if isinstance(req.thread, ThreadRef) else req.thread
+    if named is not None and req.thread_id is not None and named != req.thread_id:
+        raise errors.ConflictingParameters("`thread` and `thread_id` name different threads.")
+    thread_id = named or req.thread_id
+    if req.previous_response_id is not None and (thread_id is not None or req.thread_state is not None):
+        raise errors.ConflictingParameters(
+            "`previousResponseId` cannot be combined with `thread`, `thread_id` or `threadState`.")
+    return ref, thread_id

@@ -1,0 +1,62 @@
+"""The provider seam: what every model adapter takes and gives back (SPEC §7).
+
+Adapters know messages and models, nothing of threads, organizations or HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal, Protocol
+
+import msgspec
+
+Role = Literal["user", "assistant", "system"]
+
+
+class ChatMessage(msgspec.Struct, frozen=True, array_like=True):
+    """One message as a model sees it. `array_like` keeps stored contexts compact."""
+
+    role: Role
+    texts: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+    @property
+    def chars(self) -> int:
+        return sum(len(t) for t in self.texts)
+
+
+class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
+    model: str
+    messages: tuple[ChatMessage, ...]
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+
+
+class Completion(msgspec.Struct, frozen=True, kw_only=True):
+    """A finished answer with the provider's own token counts."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+
+
+class TextDelta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Provider(Protocol):
+    """A model adapter. `stream` yields text deltas as they arrive, then exactly one `Completion`."""
+
+    name: str
+
+    def context_window(self, model: str) -> int: ...
+
+    def count_tokens(self, message: ChatMessage) -> int: ...
+
+    async def complete(self, request: ModelRequest) -> Completion: ...
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]: ...

@@ -1,0 +1,57 @@
+"""Routing a model name to a provider (SPEC §7).
+
+`provider/model` names the provider; bare names route by family; aliases come from configuration.
+A provider the table knows but that has no adapter configured (no key) is "not configured", which
+is a different answer from an unknown model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import msgspec
+
+from providers.base import Provider
+from providers.errors import NotConfigured, UnknownModel
+
+KNOWN_PROVIDERS = frozenset({"echo", "openai", "anthropic"})
+
+# Bare model names by family, first match wins.
+_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^echo$"), "echo"),
+    (re.compile(r"^(gpt-|chatgpt-|o\d)"), "openai"),
+    (re.compile(r"^claude-"), "anthropic"),
+)
+
+
+class Route(msgspec.Struct, frozen=True):
+    provider: Provider
+    model: str
+
+
+class Registry:
+    """Maps model names to (provider, upstream model name)."""
+
+    def __init__(self, providers: Mapping[str, Provider], *, aliases: Mapping[str, str] | None = None,
+                 known: frozenset[str] = KNOWN_PROVIDERS) -> None:
+        self._providers = dict(providers)
+        self._aliases = dict(aliases or {})
+        self._known = known | frozenset(self._providers)
+
+    def route(self, model: str) -> Route:
+        """Raise `UnknownModel` or `NotConfigured` when the name cannot be served."""
+        name = self._aliases.get(model, model)
+        provider_name, sep, upstream = name.partition("/")
+        if sep:
+            if provider_name not in self._known or not upstream:
+                raise UnknownModel(model)
+        else:
+            upstream = name
+            provider_name = next((p for rx, p in _FAMILIES if rx.search(name)), "")
+            if not provider_name:
+                raise UnknownModel(model)
+        provider = self._providers.get(provider_name)
+        if provider is None:
+            raise NotConfigured(provider_name)
+        return Route(provider, upstream)
