@@ -45,6 +45,17 @@ async def _sse(events: AsyncIterator[StreamEvent], rid: str) -> AsyncIterator[Se
                 yield _event("response.failed", error=body["error"])
 
 
+class _EventStream(ServerSentEvent):
+    """An SSE answer that keeps `text/event-stream` even from a handler whose default is JSON.
+
+    Litestar 2 lets the handler's media type win over the response's own, contrary to its docs.
+    """
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["media_type"] = None
+        return super().to_asgi_response(*args, **kwargs)
+
+
 @post("/model/response", status_code=200, summary="Answer the new turn of a conversation",
       responses=None)
 async def create_response(request: Request[Any, Any, Any], data: ResponseRequest,
@@ -56,5 +67,5 @@ async def create_response(request: Request[Any, Any, Any], data: ResponseRequest
     prepared = await turns.prepare(org, data)
     structlog.contextvars.bind_contextvars(thread_id=prepared.thread_id)
     if data.stream:
-        return ServerSentEvent(_sse(turns.stream(prepared), request_id(request.scope)))
+        return _EventStream(_sse(turns.stream(prepared), request_id(request.scope)))
     return response_object(await turns.complete(prepared))
