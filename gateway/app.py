@@ -42,8 +42,9 @@ def _default_cache(settings: Settings) -> ResponseCache:
     return MemoryCache(settings.response_cache_size) if settings.workers == 1 else NullCache()
 
 
-async def _purge_loop(store: Store, cache: ResponseCache, interval_s: float,
-                      clock: Callable[[], int]) -> None:
+async def _purge_loop(
+    store: Store, cache: ResponseCache, interval_s: float, clock: Callable[[], int]
+) -> None:
     """Retention in the background (SPEC §6); the same rules are also checked on every read."""
     while True:
         await asyncio.sleep(interval_s)
@@ -58,23 +59,34 @@ async def _purge_loop(store: Store, cache: ResponseCache, interval_s: float,
         for org, ids in by_org.items():
             await cache.forget(org, ids)
         if report.threads or report.responses or report.tombstones:
-            _log.info("purged", threads=report.threads, responses=report.responses,
-                      tombstones=report.tombstones)
+            _log.info(
+                "purged", threads=report.threads, responses=report.responses, tombstones=report.tombstones
+            )
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None,
-               providers: Mapping[str, Provider] | None = None, cache: ResponseCache | None = None,
-               aliases: Mapping[str, str] | None = None, clock: Callable[[], int] = now_us) -> Litestar:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    providers: Mapping[str, Provider] | None = None,
+    cache: ResponseCache | None = None,
+    aliases: Mapping[str, str] | None = None,
+    clock: Callable[[], int] = now_us,
+) -> Litestar:
     """Build the gateway. Tests pass their own store, providers, cache or clock."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     limits = Limits.from_settings(settings)
-    the_store: Store = store or SqliteStore(os.path.join(settings.data_dir, "gateway.sqlite3"), limits,
-                                            busy_timeout_s=settings.sqlite_busy_timeout_s)
+    the_store: Store = store or SqliteStore(
+        os.path.join(settings.data_dir, "gateway.sqlite3"),
+        limits,
+        busy_timeout_s=settings.sqlite_busy_timeout_s,
+    )
     the_cache = cache or _default_cache(settings)
     registry = Registry(providers if providers is not None else default_providers(settings), aliases=aliases)
-    turns = TurnService(the_store, the_cache, registry, limits,
-                        provider_timeout_s=settings.provider_timeout_s, clock=clock)
+    turns = TurnService(
+        the_store, the_cache, registry, limits, provider_timeout_s=settings.provider_timeout_s, clock=clock
+    )
 
     services = Services(store=the_store, cache=the_cache, limits=limits, turns=turns)
 

@@ -74,8 +74,9 @@ async def fit_in_memory(budget: Budget, messages: Sequence[ChatMessage]) -> list
 
     async def fetch(last: tuple[int, ChatMessage] | None) -> list[tuple[int, ChatMessage]]:
         start = 0 if last is None else others.index(last) + 1
-        return others[start:start + BATCH]
+        return others[start : start + BATCH]
 
-    chosen = await fit_history(budget, system=system, fetch_recent=fetch, chat=lambda im: im[1],
-                               position=lambda im: im[0])
+    chosen = await fit_history(
+        budget, system=system, fetch_recent=fetch, chat=lambda im: im[1], position=lambda im: im[0]
+    )
     return [m for _, m in chosen]

@@ -102,9 +102,18 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
 
 
 def _check(s: Settings) -> None:
-    positive = ("max_messages_per_thread", "max_metadata_bytes", "max_body_bytes", "thread_idle_ttl_s",
-                "thread_max_age_s", "response_ttl_s", "echo_context_tokens", "provider_timeout_s",
-                "purge_interval_s", "workers")
+    positive = (
+        "max_messages_per_thread",
+        "max_metadata_bytes",
+        "max_body_bytes",
+        "thread_idle_ttl_s",
+        "thread_max_age_s",
+        "response_ttl_s",
+        "echo_context_tokens",
+        "provider_timeout_s",
+        "purge_interval_s",
+        "workers",
+    )
     for name in positive:
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name} must be positive")

@@ -94,12 +94,20 @@ def check_metadata(metadata: dict[str, Any], limits: Limits) -> None:
         )
 
 
-def new_thread(org: str, thread_id: str, *, metadata: dict[str, Any] | None, visible: bool,
-               limits: Limits, at_us: int) -> ThreadRecord:
+def new_thread(
+    org: str, thread_id: str, *, metadata: dict[str, Any] | None, visible: bool, limits: Limits, at_us: int
+) -> ThreadRecord:
     meta = dict(metadata or {})
     check_metadata(meta, limits)
-    draft = ThreadRecord(org=org, id=thread_id, visible=visible, metadata=meta,
-                         created_us=at_us, updated_us=at_us, expires_us=0)
+    draft = ThreadRecord(
+        org=org,
+        id=thread_id,
+        visible=visible,
+        metadata=meta,
+        created_us=at_us,
+        updated_us=at_us,
+        expires_us=0,
+    )
     return msgspec.structs.replace(draft, expires_us=expires_us(draft, limits))
 
 
@@ -153,24 +161,26 @@ def apply_patch(thread: ThreadRecord, patch: ThreadPatch, limits: Limits, at_us:
     if patch.metadata:
         metadata = merge_metadata(thread.metadata, patch.metadata)
         check_metadata(metadata, limits)
-    state = thread.state
+    state: State = thread.state
     if patch.state is not None:
         check_transition(thread, patch.state)
         state = patch.state
     visible = thread.visible if patch.visible is None else patch.visible
     if (metadata, state, visible) == (thread.metadata, thread.state, thread.visible):
         return thread
-    changed = msgspec.structs.replace(thread, metadata=metadata, state=state, visible=visible,
-                                      updated_us=at_us)
+    changed = msgspec.structs.replace(
+        thread, metadata=metadata, state=state, visible=visible, updated_us=at_us
+    )
     return msgspec.structs.replace(changed, expires_us=expires_us(changed, limits))
 
 
-def apply_turn(thread: ThreadRecord, *, adding: int, usage: Usage, next_state: State | None,
-               limits: Limits, at_us: int) -> ThreadRecord:
+def apply_turn(
+    thread: ThreadRecord, *, adding: int, usage: Usage, next_state: State | None, limits: Limits, at_us: int
+) -> ThreadRecord:
     """The thread after a turn of `adding` messages: checked, counted, then `threadState` applied."""
     check_accepts_turn(thread)
     check_message_limit(thread.message_count, adding, limits, thread.id)
-    state = thread.state
+    state: State = thread.state
     if next_state is not None:
         check_transition(thread, next_state)
         state = next_state

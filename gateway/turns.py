@@ -94,8 +94,16 @@ def provider_errors() -> Iterator[None]:
 
 
 class TurnService:
-    def __init__(self, store: Store, cache: ResponseCache, registry: Registry, limits: Limits, *,
-                 provider_timeout_s: float, clock: Callable[[], int] = now_us) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cache: ResponseCache,
+        registry: Registry,
+        limits: Limits,
+        *,
+        provider_timeout_s: float,
+        clock: Callable[[], int] = now_us,
+    ) -> None:
         self._store = store
         self._cache = cache
         self._registry = registry
@@ -128,8 +136,9 @@ class TurnService:
                 if await self._store.is_tombstoned(org, thread_id, at):
                     raise errors.ThreadNotFound(thread_id)
                 metadata = thread_ref.metadata if thread_ref else None
-                create = new_thread(org, thread_id, metadata=metadata, visible=req.store,
-                                    limits=self._limits, at_us=at)
+                create = new_thread(
+                    org, thread_id, metadata=metadata, visible=req.store, limits=self._limits, at_us=at
+                )
                 check_message_limit(0, len(inputs) + 1, self._limits, thread_id)
                 history = []
             else:
@@ -137,23 +146,43 @@ class TurnService:
                 check_message_limit(thread.message_count, len(inputs) + 1, self._limits, thread_id)
                 history = await self._thread_history(org, thread_id, budget)
         context = (*history, *inputs)
-        request = ModelRequest(model=route.model, messages=(*instructions, *context),
-                               temperature=req.temperature, top_p=req.top_p,
-                               max_output_tokens=req.max_output_tokens)
-        return Prepared(org=org, model=req.model, route=route, request=request, inputs=inputs,
-                        context=context, thread_id=thread_id, create=create,
-                        thread_state=req.thread_state, previous_response_id=req.previous_response_id,
-                        response_id=new_id("resp"), created_us=at)
+        request = ModelRequest(
+            model=route.model,
+            messages=(*instructions, *context),
+            temperature=req.temperature,
+            top_p=req.top_p,
+            max_output_tokens=req.max_output_tokens,
+        )
+        return Prepared(
+            org=org,
+            model=req.model,
+            route=route,
+            request=request,
+            inputs=inputs,
+            context=context,
+            thread_id=thread_id,
+            create=create,
+            thread_state=req.thread_state,
+            previous_response_id=req.previous_response_id,
+            response_id=new_id("resp"),
+            created_us=at,
+        )
 
     async def _thread_history(self, org: str, thread_id: str, budget: Budget) -> list[ChatMessage]:
         system = await self._store.system_messages(org, thread_id, limit=SYSTEM_HISTORY_LIMIT)
 
         async def fetch(last: MessageRecord | None) -> list[MessageRecord]:
             return await self._store.recent_messages(
-                org, thread_id, before_seq=None if last is None else last.seq, limit=BATCH)
+                org, thread_id, before_seq=None if last is None else last.seq, limit=BATCH
+            )
 
-        chosen = await fit_history(budget, system=system, fetch_recent=fetch,
-                                   chat=lambda m: ChatMessage(m.role, m.texts), position=lambda m: m.seq)
+        chosen = await fit_history(
+            budget,
+            system=system,
+            fetch_recent=fetch,
+            chat=lambda m: ChatMessage(m.role, m.texts),
+            position=lambda m: m.seq,
+        )
         return [ChatMessage(m.role, m.texts) for m in chosen]
 
     async def get_response(self, org: str, response_id: str) -> ResponseRecord:
@@ -203,26 +232,52 @@ class TurnService:
         usage = Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens)
         output_id = new_id("msg")
         response = ResponseRecord(
-            org=p.org, id=p.response_id, model=p.model, created_us=p.created_us,
+            org=p.org,
+            id=p.response_id,
+            model=p.model,
+            created_us=p.created_us,
             expires_us=p.created_us + self._limits.response_ttl_us,
             thread_id=p.thread_id if p.previous_response_id is None else None,
-            previous_response_id=p.previous_response_id, output_message_id=output_id,
-            output_text=completion.text, usage=usage, context=p.context)
+            previous_response_id=p.previous_response_id,
+            output_message_id=output_id,
+            output_text=completion.text,
+            usage=usage,
+            context=p.context,
+        )
         if p.previous_response_id is not None or p.thread_id is None:
             await self._store.save_response(response)
         else:
-            messages = [MessageRecord(id=new_id("msg"), role=m.role, texts=m.texts, response_id=p.response_id,
-                                      created_us=at) for m in p.inputs]
-            messages.append(MessageRecord(id=output_id, role="assistant", texts=(completion.text,),
-                                          response_id=p.response_id, created_us=at))
+            messages = [
+                MessageRecord(
+                    id=new_id("msg"), role=m.role, texts=m.texts, response_id=p.response_id, created_us=at
+                )
+                for m in p.inputs
+            ]
+            messages.append(
+                MessageRecord(
+                    id=output_id,
+                    role="assistant",
+                    texts=(completion.text,),
+                    response_id=p.response_id,
+                    created_us=at,
+                )
+            )
             limits, state = self._limits, p.thread_state
 
             def update(thread: ThreadRecord) -> ThreadRecord:
-                return apply_turn(thread, adding=len(messages), usage=usage, next_state=state,
-                                  limits=limits, at_us=at)
+                return apply_turn(
+                    thread, adding=len(messages), usage=usage, next_state=state, limits=limits, at_us=at
+                )
 
-            await self._store.append_turn(p.org, p.thread_id, create=p.create, messages=messages,
-                                          response=response, update=update, at_us=at)
+            await self._store.append_turn(
+                p.org,
+                p.thread_id,
+                create=p.create,
+                messages=messages,
+                response=response,
+                update=update,
+                at_us=at,
+            )
         await self._cache.put(response)
         return response
 
@@ -236,5 +291,6 @@ def _thread_target(req: ResponseRequest) -> tuple[ThreadRef | None, str | None]:
     thread_id = named or req.thread_id
     if req.previous_response_id is not None and (thread_id is not None or req.thread_state is not None):
         raise errors.ConflictingParameters(
-            "`previousResponseId` cannot be combined with `thread`, `thread_id` or `threadState`.")
+            "`previousResponseId` cannot be combined with `thread`, `thread_id` or `threadState`."
+        )
     return ref, thread_id

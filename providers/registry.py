@@ -33,8 +33,13 @@ class Route(msgspec.Struct, frozen=True):
 class Registry:
     """Maps model names to (provider, upstream model name)."""
 
-    def __init__(self, providers: Mapping[str, Provider], *, aliases: Mapping[str, str] | None = None,
-                 known: frozenset[str] = KNOWN_PROVIDERS) -> None:
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        *,
+        aliases: Mapping[str, str] | None = None,
+        known: frozenset[str] = KNOWN_PROVIDERS,
+    ) -> None:
         self._providers = dict(providers)
         self._aliases = dict(aliases or {})
         self._known = known | frozenset(self._providers)

@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _log = structlog.get_logger("gateway.access")
@@ -19,7 +19,7 @@ _log = structlog.get_logger("gateway.access")
 
 def request_id(scope: Scope) -> str:
     """The caller's `X-Request-ID` when well-formed, else a new one; the same for the whole request."""
-    state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state = scope.setdefault("state", {})
     rid: str | None = state.get("request_id")
     if rid is None:
         given = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"")
@@ -37,7 +37,7 @@ class RequestContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(request_id=request_id(scope))
         await self.app(scope, receive, send)
@@ -51,14 +51,28 @@ async def before_send(message: Message, scope: Scope) -> None:
     message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
     started = scope.get("state", {}).get("started")
     duration = round((time.perf_counter() - started) * 1000, 2) if started else None
-    _log.info("request", request_id=rid, method=scope.get("method"), path=scope.get("path"),
-              status=message["status"], duration_ms=duration)
+    _log.info(
+        "request",
+        request_id=rid,
+        method=scope.get("method"),
+        path=scope.get("path"),
+        status=message["status"],
+        duration_ms=duration,
+    )
 
 
-def envelope(*, status: int, code: str, type_: str, message: str, details: dict[str, Any],
-             rid: str) -> bytes:
-    return msgspec.json.encode({
-        "success": False,
-        "error": {"code": code, "message": message, "type": type_, "status": status, "details": details,
-                  "trace_id": rid, "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")},
-    })
+def envelope(*, status: int, code: str, type_: str, message: str, details: dict[str, Any], rid: str) -> bytes:
+    return msgspec.json.encode(
+        {
+            "success": False,
+            "error": {
+                "code": code,
+                "message": message,
+                "type": type_,
+                "status": status,
+                "details": details,
+                "trace_id": rid,
+                "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            },
+        }
+    )

@@ -19,8 +19,11 @@ _log = structlog.get_logger("gateway.errors")
 def _validation_details(exc: ValidationException) -> dict[str, Any]:
     extra = exc.extra
     if isinstance(extra, list):
-        problems = [{k: v for k, v in item.items() if k in ("message", "key", "source")}
-                    for item in extra if isinstance(item, dict)]
+        problems = [
+            {k: v for k, v in item.items() if k in ("message", "key", "source")}
+            for item in extra
+            if isinstance(item, dict)
+        ]
         return {"errors": problems}
     return {}
 
@@ -51,7 +54,14 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(error, errors.InternalError):
         # The traceback is logged; the caller only gets the request id to quote.
         _log.error("unhandled_error", request_id=rid, exc_type=type(exc).__name__, exc_info=exc)
-    body = envelope(status=error.status, code=error.code, type_=error.type, message=error.message,
-                    details=error.details, rid=rid)
-    return Response(content=body, status_code=error.status, media_type="application/json",
-                    headers=error.headers)
+    body = envelope(
+        status=error.status,
+        code=error.code,
+        type_=error.type,
+        message=error.message,
+        details=error.details,
+        rid=rid,
+    )
+    return Response(
+        content=body, status_code=error.status, media_type="application/json", headers=error.headers
+    )

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from gateway.api.services import Services
 
@@ -18,7 +19,7 @@ async def health() -> dict[str, str]:
 
 
 @get("/health/ready", summary="Readiness: store and cache")
-async def ready(services: Services) -> Response[dict[str, Any]]:
+async def ready(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
     store, cache = services.store, services.cache
     checks: dict[str, dict[str, str]] = {}
     try:

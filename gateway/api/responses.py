@@ -8,6 +8,8 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -29,9 +31,13 @@ async def _sse(events: AsyncIterator[StreamEvent], rid: str) -> AsyncIterator[Se
     async for ev in events:
         match ev:
             case Created(p):
-                obj = in_progress_object(p.response_id, p.created_us, p.model,
-                                         p.thread_id if p.previous_response_id is None else None,
-                                         p.previous_response_id)
+                obj = in_progress_object(
+                    p.response_id,
+                    p.created_us,
+                    p.model,
+                    p.thread_id if p.previous_response_id is None else None,
+                    p.previous_response_id,
+                )
                 yield _event("response.created", response=obj)
             case Delta(text):
                 yield _event("response.output_text.delta", delta=text)
@@ -40,8 +46,16 @@ async def _sse(events: AsyncIterator[StreamEvent], rid: str) -> AsyncIterator[Se
             case Completed(record):
                 yield _event("response.completed", response=response_object(record))
             case Failed(error):
-                body = msgspec.json.decode(envelope(status=error.status, code=error.code, type_=error.type,
-                                                    message=error.message, details=error.details, rid=rid))
+                body = msgspec.json.decode(
+                    envelope(
+                        status=error.status,
+                        code=error.code,
+                        type_=error.type,
+                        message=error.message,
+                        details=error.details,
+                        rid=rid,
+                    )
+                )
                 yield _event("response.failed", error=body["error"])
 
 
@@ -56,10 +70,10 @@ class _EventStream(ServerSentEvent):
         return super().to_asgi_response(*args, **kwargs)
 
 
-@post("/model/response", status_code=200, summary="Answer the new turn of a conversation",
-      responses=None)
-async def create_response(request: Request[Any, Any, Any], data: ResponseRequest,
-                          services: Services) -> ResponseObject | ServerSentEvent:
+@post("/model/response", status_code=200, summary="Answer the new turn of a conversation", responses=None)
+async def create_response(
+    request: Request[Any, Any, Any], data: JSONBody[ResponseRequest], services: NamedDependency[Services]
+) -> ResponseObject | ServerSentEvent:
     org: str = request.state.org
     turns = services.turns
     check_organization(data.organization_id, org)

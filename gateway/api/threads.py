@@ -6,19 +6,20 @@ from typing import Annotated, Any, Literal
 
 import structlog
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from gateway.api.auth import check_organization
+from gateway.api.services import Services
 from gateway.errors import ThreadNotFound, ValidationFailed
 from gateway.records import State, ThreadPatch
 from gateway.render import message_list, thread_list, thread_object
 from gateway.schemas import MessageList, ThreadCreate, ThreadList, ThreadObject, ThreadUpdateBody
-from gateway.api.services import Services
 from gateway.store.base import CursorNotFound
 from gateway.threads import apply_patch, is_valid_thread_id, new_id, new_thread, now_us
 
-Limit = Annotated[int, Parameter(ge=1, le=100, description="page size, 1-100")]
-Cursor = Annotated[str | None, Parameter(max_length=256, description="the previous page's `last_id`")]
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="page size, 1-100")]
+Cursor = Annotated[str | None, QueryParameter(max_length=256, description="the previous page's `last_id`")]
 
 
 def _thread_id(thread_id: str) -> str:
@@ -38,29 +39,52 @@ class ThreadController(Controller):
     tags = ["threads"]
 
     @post("/", status_code=201, summary="Create a thread")
-    async def create_thread(self, request: Request[Any, Any, Any], services: Services,
-                            data: ThreadCreate | None = None) -> ThreadObject:
+    async def create_thread(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        data: JSONBody[ThreadCreate | None] = None,
+    ) -> ThreadObject:
         org: str = request.state.org
         body = data or ThreadCreate()
         check_organization(body.organization_id, org)
-        thread = new_thread(org, body.id or new_id("thread"), metadata=body.metadata,
-                            visible=body.visible_in_ui, limits=services.limits, at_us=now_us())
+        thread = new_thread(
+            org,
+            body.id or new_id("thread"),
+            metadata=body.metadata,
+            visible=body.visible_in_ui,
+            limits=services.limits,
+            at_us=now_us(),
+        )
         return thread_object(await services.store.create_thread(thread))
 
     @get("/", summary="List threads, newest activity first")
-    async def list_threads(self, request: Request[Any, Any, Any], services: Services, limit: Limit = 20,
-                           after: Cursor = None, visible_in_ui: bool = True,
-                           thread_state: Annotated[State | None, Parameter(query="state")] = None,
-                           ) -> ThreadList:
+    async def list_threads(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        limit: Limit = 20,
+        after: Cursor = None,
+        visible_in_ui: FromQuery[bool] = True,
+        thread_state: Annotated[State | None, QueryParameter(name="state")] = None,
+    ) -> ThreadList:
         try:
-            page = await services.store.list_threads(request.state.org, visible=visible_in_ui, state=thread_state,
-                                            limit=limit, after=after, at_us=now_us())
+            page = await services.store.list_threads(
+                request.state.org,
+                visible=visible_in_ui,
+                state=thread_state,
+                limit=limit,
+                after=after,
+                at_us=now_us(),
+            )
         except CursorNotFound:
             raise _unknown_cursor(after or "") from None
         return thread_list(page.items, page.has_more)
 
     @get("/{thread_id:str}", summary="Retrieve a thread (hidden ones too)")
-    async def get_thread(self, request: Request[Any, Any, Any], services: Services, thread_id: str) -> ThreadObject:
+    async def get_thread(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services], thread_id: FromPath[str]
+    ) -> ThreadObject:
         tid = _thread_id(thread_id)
         thread = await services.store.get_thread(request.state.org, tid, now_us())
         if thread is None:
@@ -68,13 +92,20 @@ class ThreadController(Controller):
         return thread_object(thread)
 
     @get("/{thread_id:str}/messages", summary="List a thread's messages in order")
-    async def list_messages(self, request: Request[Any, Any, Any], services: Services, thread_id: str,
-                            limit: Limit = 20, after: Cursor = None,
-                            order: Literal["asc", "desc"] = "asc") -> MessageList:
+    async def list_messages(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        thread_id: FromPath[str],
+        limit: Limit = 20,
+        after: Cursor = None,
+        order: FromQuery[Literal["asc", "desc"]] = "asc",
+    ) -> MessageList:
         tid = _thread_id(thread_id)
         try:
-            page = await services.store.list_messages(request.state.org, tid, limit=limit, after=after,
-                                             descending=order == "desc", at_us=now_us())
+            page = await services.store.list_messages(
+                request.state.org, tid, limit=limit, after=after, descending=order == "desc", at_us=now_us()
+            )
         except CursorNotFound:
             raise _unknown_cursor(after or "") from None
         if page is None:
@@ -82,18 +113,25 @@ class ThreadController(Controller):
         return message_list(page.items, page.has_more)
 
     @patch("/{thread_id:str}", summary="Change metadata, state or visibility")
-    async def update_thread(self, request: Request[Any, Any, Any], services: Services,
-                            thread_id: str, data: ThreadUpdateBody) -> ThreadObject:
+    async def update_thread(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        thread_id: FromPath[str],
+        data: JSONBody[ThreadUpdateBody],
+    ) -> ThreadObject:
         tid = _thread_id(thread_id)
         change = ThreadPatch(metadata=data.metadata, state=data.state, visible=data.visible_in_ui)
         at = now_us()
-        thread = await services.store.update_thread(request.state.org, tid,
-                                           lambda t: apply_patch(t, change, services.limits, at), at)
+        thread = await services.store.update_thread(
+            request.state.org, tid, lambda t: apply_patch(t, change, services.limits, at), at
+        )
         return thread_object(thread)
 
     @delete("/{thread_id:str}", status_code=204, summary="Delete a thread and its messages")
-    async def delete_thread(self, request: Request[Any, Any, Any], services: Services,
-                            thread_id: str) -> None:
+    async def delete_thread(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services], thread_id: FromPath[str]
+    ) -> None:
         tid = _thread_id(thread_id)
         org: str = request.state.org
         removed = await services.store.delete_thread(org, tid, now_us())

@@ -47,12 +47,12 @@ class Store(Protocol):
 
     async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool: ...
 
-    async def list_threads(self, org: str, *, visible: bool, state: State | None, limit: int,
-                           after: str | None, at_us: int) -> Page:
+    async def list_threads(
+        self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
+    ) -> Page:
         """Newest activity first. Raise `CursorNotFound` for an unknown `after`."""
 
-    async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate,
-                            at_us: int) -> ThreadRecord:
+    async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate, at_us: int) -> ThreadRecord:
         """Read, apply `update`, write, atomically. Raise `ThreadNotFound` when absent."""
 
     async def delete_thread(self, org: str, thread_id: str, at_us: int) -> tuple[str, ...] | None:
@@ -61,20 +61,30 @@ class Store(Protocol):
         Returns the deleted response ids (for cache invalidation), or None when absent.
         """
 
-    async def list_messages(self, org: str, thread_id: str, *, limit: int, after: str | None,
-                            descending: bool, at_us: int) -> Page | None:
+    async def list_messages(
+        self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
+    ) -> Page | None:
         """Messages by sequence; None when the thread is absent."""
 
-    async def recent_messages(self, org: str, thread_id: str, *, before_seq: int | None,
-                              limit: int) -> list[MessageRecord]:
+    async def recent_messages(
+        self, org: str, thread_id: str, *, before_seq: int | None, limit: int
+    ) -> list[MessageRecord]:
         """Non-system messages, newest first, older than `before_seq` (the history tail)."""
 
     async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[MessageRecord]:
         """System messages, newest first."""
 
-    async def append_turn(self, org: str, thread_id: str, *, create: ThreadRecord | None,
-                          messages: Sequence[MessageRecord], response: ResponseRecord,
-                          update: ThreadUpdate, at_us: int) -> ThreadRecord:
+    async def append_turn(
+        self,
+        org: str,
+        thread_id: str,
+        *,
+        create: ThreadRecord | None,
+        messages: Sequence[MessageRecord],
+        response: ResponseRecord,
+        update: ThreadUpdate,
+        at_us: int,
+    ) -> ThreadRecord:
         """Append a turn atomically: messages in order, with no other turn between them.
 
         The thread is created from `create` when absent (unless tombstoned); `update` checks the

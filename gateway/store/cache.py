@@ -42,7 +42,8 @@ class MemoryCache:
     def __init__(self, maxsize: int = 10_000) -> None:
         # The timer is wall-clock time, the clock the responses' expiry is written in.
         self._data: TLRUCache[tuple[str, str], ResponseRecord] = TLRUCache(
-            maxsize=maxsize, ttu=_expiry_s, timer=time.time)
+            maxsize=maxsize, ttu=_expiry_s, timer=time.time
+        )
 
     async def get(self, org: str, response_id: str) -> ResponseRecord | None:
         return self._data.get((org, response_id))

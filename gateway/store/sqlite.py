@@ -54,8 +54,10 @@ CREATE TABLE IF NOT EXISTS tombstones (
 CREATE INDEX IF NOT EXISTS tombstones_by_expiry ON tombstones (expires_us);
 """
 
-_THREAD_COLS = ("org, id, state, visible, metadata, message_count, input_tokens, output_tokens, "
-                "created_us, updated_us, last_message_us, activity_us, expires_us")
+_THREAD_COLS = (
+    "org, id, state, visible, metadata, message_count, input_tokens, output_tokens, "
+    "created_us, updated_us, last_message_us, activity_us, expires_us"
+)
 _MSG_COLS = "id, role, texts, response_id, created_us, thread_id, seq"
 _PURGE_BATCH = 500
 
@@ -67,21 +69,50 @@ _resp_decode = msgspec.msgpack.Decoder(ResponseRecord).decode
 
 
 def _thread_row(t: ThreadRecord) -> tuple[Any, ...]:
-    return (t.org, t.id, t.state, int(t.visible), _json_encode(t.metadata), t.message_count,
-            t.input_tokens, t.output_tokens, t.created_us, t.updated_us, t.last_message_us,
-            t.activity_us, t.expires_us)
+    return (
+        t.org,
+        t.id,
+        t.state,
+        int(t.visible),
+        _json_encode(t.metadata),
+        t.message_count,
+        t.input_tokens,
+        t.output_tokens,
+        t.created_us,
+        t.updated_us,
+        t.last_message_us,
+        t.activity_us,
+        t.expires_us,
+    )
 
 
 def _thread_of(row: sqlite3.Row | tuple[Any, ...]) -> ThreadRecord:
-    return ThreadRecord(org=row[0], id=row[1], state=row[2], visible=bool(row[3]),
-                        metadata=_meta_decode(row[4]), message_count=row[5], input_tokens=row[6],
-                        output_tokens=row[7], created_us=row[8], updated_us=row[9],
-                        last_message_us=row[10], expires_us=row[12])
+    return ThreadRecord(
+        org=row[0],
+        id=row[1],
+        state=row[2],
+        visible=bool(row[3]),
+        metadata=_meta_decode(row[4]),
+        message_count=row[5],
+        input_tokens=row[6],
+        output_tokens=row[7],
+        created_us=row[8],
+        updated_us=row[9],
+        last_message_us=row[10],
+        expires_us=row[12],
+    )
 
 
 def _message_of(row: tuple[Any, ...]) -> MessageRecord:
-    return MessageRecord(id=row[0], role=row[1], texts=_texts_decode(row[2]), response_id=row[3],
-                         created_us=row[4], thread_id=row[5], seq=row[6])
+    return MessageRecord(
+        id=row[0],
+        role=row[1],
+        texts=_texts_decode(row[2]),
+        response_id=row[3],
+        created_us=row[4],
+        thread_id=row[5],
+        seq=row[6],
+    )
 
 
 class SqliteStore:
@@ -89,8 +120,9 @@ class SqliteStore:
 
     backend = "sqlite"
 
-    def __init__(self, path: str, limits: Limits, *, busy_timeout_s: float = 10.0,
-                 synchronous: str = "FULL") -> None:
+    def __init__(
+        self, path: str, limits: Limits, *, busy_timeout_s: float = 10.0, synchronous: str = "FULL"
+    ) -> None:
         self._path = path
         self._limits = limits
         self._busy_timeout_ms = int(busy_timeout_s * 1000)
@@ -156,20 +188,24 @@ class SqliteStore:
     # -- threads --------------------------------------------------------------------------------
 
     def _load(self, db: sqlite3.Connection, org: str, thread_id: str) -> ThreadRecord | None:
-        row = db.execute(f"SELECT {_THREAD_COLS} FROM threads WHERE org = ? AND id = ?",
-                         (org, thread_id)).fetchone()
+        row = db.execute(
+            f"SELECT {_THREAD_COLS} FROM threads WHERE org = ? AND id = ?", (org, thread_id)
+        ).fetchone()
         return None if row is None else _thread_of(row)
 
     def _remove(self, db: sqlite3.Connection, thread: ThreadRecord) -> list[str]:
         """Delete a thread with its messages and responses and leave its tombstone."""
         key = (thread.org, thread.id)
-        response_ids = [r[0] for r in db.execute(
-            "SELECT id FROM responses WHERE org = ? AND thread_id = ?", key)]
+        response_ids = [
+            r[0] for r in db.execute("SELECT id FROM responses WHERE org = ? AND thread_id = ?", key)
+        ]
         db.execute("DELETE FROM messages WHERE org = ? AND thread_id = ?", key)
         db.execute("DELETE FROM responses WHERE org = ? AND thread_id = ?", key)
         db.execute("DELETE FROM threads WHERE org = ? AND id = ?", key)
-        db.execute("INSERT OR REPLACE INTO tombstones (org, id, expires_us) VALUES (?, ?, ?)",
-                   (*key, tombstone_expires_us(thread, self._limits)))
+        db.execute(
+            "INSERT OR REPLACE INTO tombstones (org, id, expires_us) VALUES (?, ?, ?)",
+            (*key, tombstone_expires_us(thread, self._limits)),
+        )
         return response_ids
 
     def _live(self, db: sqlite3.Connection, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
@@ -181,8 +217,9 @@ class SqliteStore:
         return thread
 
     def _tombstoned(self, db: sqlite3.Connection, org: str, thread_id: str, at_us: int) -> bool:
-        row = db.execute("SELECT 1 FROM tombstones WHERE org = ? AND id = ? AND expires_us > ?",
-                         (org, thread_id, at_us)).fetchone()
+        row = db.execute(
+            "SELECT 1 FROM tombstones WHERE org = ? AND id = ? AND expires_us > ?", (org, thread_id, at_us)
+        ).fetchone()
         return row is not None
 
     async def create_thread(self, thread: ThreadRecord) -> ThreadRecord:
@@ -191,8 +228,9 @@ class SqliteStore:
                 raise ThreadAlreadyExists(f"Thread '{thread.id}' already exists.")
             # An explicit create may reuse a deleted or expired id (SPEC §3, rule 1).
             db.execute("DELETE FROM tombstones WHERE org = ? AND id = ?", (thread.org, thread.id))
-            db.execute(f"INSERT INTO threads ({_THREAD_COLS}) VALUES ({','.join('?' * 13)})",
-                       _thread_row(thread))
+            db.execute(
+                f"INSERT INTO threads ({_THREAD_COLS}) VALUES ({','.join('?' * 13)})", _thread_row(thread)
+            )
             return thread
 
         return await self._run(self._write, op)
@@ -210,8 +248,9 @@ class SqliteStore:
     async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool:
         return await self._run(lambda: self._tombstoned(self._db(), org, thread_id, at_us))
 
-    async def list_threads(self, org: str, *, visible: bool, state: State | None, limit: int,
-                           after: str | None, at_us: int) -> Page:
+    async def list_threads(
+        self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
+    ) -> Page:
         def op() -> Page:
             db = self._db()
             where = ["org = ?", "visible = ?", "expires_us > ?"]
@@ -220,21 +259,23 @@ class SqliteStore:
                 where.append("state = ?")
                 args.append(state)
             if after is not None:
-                cursor = db.execute("SELECT activity_us FROM threads WHERE org = ? AND id = ?",
-                                    (org, after)).fetchone()
+                cursor = db.execute(
+                    "SELECT activity_us FROM threads WHERE org = ? AND id = ?", (org, after)
+                ).fetchone()
                 if cursor is None:
                     raise CursorNotFound(after)
                 where.append("(activity_us, id) < (?, ?)")
                 args += [cursor[0], after]
             rows = db.execute(
                 f"SELECT {_THREAD_COLS} FROM threads WHERE {' AND '.join(where)} "
-                "ORDER BY activity_us DESC, id DESC LIMIT ?", (*args, limit + 1)).fetchall()
+                "ORDER BY activity_us DESC, id DESC LIMIT ?",
+                (*args, limit + 1),
+            ).fetchall()
             return Page(items=[_thread_of(r) for r in rows[:limit]], has_more=len(rows) > limit)
 
         return await self._run(op)
 
-    async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate,
-                            at_us: int) -> ThreadRecord:
+    async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate, at_us: int) -> ThreadRecord:
         def op(db: sqlite3.Connection) -> ThreadRecord:
             thread = self._live(db, org, thread_id, at_us)
             if thread is None:
@@ -270,8 +311,21 @@ class SqliteStore:
             "UPDATE threads SET state = ?, visible = ?, metadata = ?, message_count = ?, input_tokens = ?, "
             "output_tokens = ?, updated_us = ?, last_message_us = ?, activity_us = ?, expires_us = ? "
             "WHERE org = ? AND id = ?",
-            (t.state, int(t.visible), _json_encode(t.metadata), t.message_count, t.input_tokens,
-             t.output_tokens, t.updated_us, t.last_message_us, t.activity_us, t.expires_us, t.org, t.id))
+            (
+                t.state,
+                int(t.visible),
+                _json_encode(t.metadata),
+                t.message_count,
+                t.input_tokens,
+                t.output_tokens,
+                t.updated_us,
+                t.last_message_us,
+                t.activity_us,
+                t.expires_us,
+                t.org,
+                t.id,
+            ),
+        )
 
     async def delete_thread(self, org: str, thread_id: str, at_us: int) -> tuple[str, ...] | None:
         def op(db: sqlite3.Connection) -> tuple[str, ...] | None:
@@ -284,53 +338,80 @@ class SqliteStore:
 
     # -- messages -------------------------------------------------------------------------------
 
-    async def list_messages(self, org: str, thread_id: str, *, limit: int, after: str | None,
-                            descending: bool, at_us: int) -> Page | None:
+    async def list_messages(
+        self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
+    ) -> Page | None:
         def op() -> Page | None:
             db = self._db()
-            row = db.execute("SELECT expires_us FROM threads WHERE org = ? AND id = ?",
-                             (org, thread_id)).fetchone()
+            row = db.execute(
+                "SELECT expires_us FROM threads WHERE org = ? AND id = ?", (org, thread_id)
+            ).fetchone()
             if row is None or row[0] <= at_us:
                 return None
             where, args = "org = ? AND thread_id = ?", [org, thread_id]
             if after is not None:
-                cursor = db.execute("SELECT seq FROM messages WHERE org = ? AND id = ? AND thread_id = ?",
-                                    (org, after, thread_id)).fetchone()
+                cursor = db.execute(
+                    "SELECT seq FROM messages WHERE org = ? AND id = ? AND thread_id = ?",
+                    (org, after, thread_id),
+                ).fetchone()
                 if cursor is None:
                     raise CursorNotFound(after)
                 where += " AND seq < ?" if descending else " AND seq > ?"
                 args.append(cursor[0])
             order = "DESC" if descending else "ASC"
-            rows = db.execute(f"SELECT {_MSG_COLS} FROM messages WHERE {where} ORDER BY seq {order} LIMIT ?",
-                              (*args, limit + 1)).fetchall()
+            rows = db.execute(
+                f"SELECT {_MSG_COLS} FROM messages WHERE {where} ORDER BY seq {order} LIMIT ?",
+                (*args, limit + 1),
+            ).fetchall()
             return Page(items=[_message_of(r) for r in rows[:limit]], has_more=len(rows) > limit)
 
         return await self._run(op)
 
-    async def recent_messages(self, org: str, thread_id: str, *, before_seq: int | None,
-                              limit: int) -> list[MessageRecord]:
+    async def recent_messages(
+        self, org: str, thread_id: str, *, before_seq: int | None, limit: int
+    ) -> list[MessageRecord]:
         bound = before_seq if before_seq is not None else 2**62
 
         def op() -> list[MessageRecord]:
-            rows = self._db().execute(
-                f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND seq < ? "
-                "AND role != 'system' ORDER BY seq DESC LIMIT ?", (org, thread_id, bound, limit)).fetchall()
+            rows = (
+                self._db()
+                .execute(
+                    f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND seq < ? "
+                    "AND role != 'system' ORDER BY seq DESC LIMIT ?",
+                    (org, thread_id, bound, limit),
+                )
+                .fetchall()
+            )
             return [_message_of(r) for r in rows]
 
         return await self._run(op)
 
     async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[MessageRecord]:
         def op() -> list[MessageRecord]:
-            rows = self._db().execute(
-                f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND role = 'system' "
-                "ORDER BY seq DESC LIMIT ?", (org, thread_id, limit)).fetchall()
+            rows = (
+                self._db()
+                .execute(
+                    f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND role = 'system' "
+                    "ORDER BY seq DESC LIMIT ?",
+                    (org, thread_id, limit),
+                )
+                .fetchall()
+            )
             return [_message_of(r) for r in rows]
 
         return await self._run(op)
 
-    async def append_turn(self, org: str, thread_id: str, *, create: ThreadRecord | None,
-                          messages: Sequence[MessageRecord], response: ResponseRecord,
-                          update: ThreadUpdate, at_us: int) -> ThreadRecord:
+    async def append_turn(
+        self,
+        org: str,
+        thread_id: str,
+        *,
+        create: ThreadRecord | None,
+        messages: Sequence[MessageRecord],
+        response: ResponseRecord,
+        update: ThreadUpdate,
+        at_us: int,
+    ) -> ThreadRecord:
         def op(db: sqlite3.Connection) -> ThreadRecord:
             thread = self._live(db, org, thread_id, at_us)
             creating = thread is None
@@ -340,16 +421,29 @@ class SqliteStore:
                 thread = create
             after = update(thread)  # the rules: raises before anything is written
             if creating:
-                db.execute(f"INSERT INTO threads ({_THREAD_COLS}) VALUES ({','.join('?' * 13)})",
-                           _thread_row(after))
+                db.execute(
+                    f"INSERT INTO threads ({_THREAD_COLS}) VALUES ({','.join('?' * 13)})", _thread_row(after)
+                )
             else:
                 self._save_thread(db, after)
             first = thread.message_count + 1
             db.executemany(
                 "INSERT INTO messages (org, thread_id, seq, id, role, texts, response_id, created_us) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(org, thread_id, first + i, m.id, m.role, _json_encode(m.texts), m.response_id, m.created_us)
-                 for i, m in enumerate(messages)])
+                [
+                    (
+                        org,
+                        thread_id,
+                        first + i,
+                        m.id,
+                        m.role,
+                        _json_encode(m.texts),
+                        m.response_id,
+                        m.created_us,
+                    )
+                    for i, m in enumerate(messages)
+                ],
+            )
             self._insert_response(db, response)
             return after
 
@@ -358,17 +452,24 @@ class SqliteStore:
     # -- responses ------------------------------------------------------------------------------
 
     def _insert_response(self, db: sqlite3.Connection, r: ResponseRecord) -> None:
-        db.execute("INSERT INTO responses (org, id, thread_id, expires_us, body) VALUES (?, ?, ?, ?, ?)",
-                   (r.org, r.id, r.thread_id, r.expires_us, _resp_encode(r)))
+        db.execute(
+            "INSERT INTO responses (org, id, thread_id, expires_us, body) VALUES (?, ?, ?, ?, ?)",
+            (r.org, r.id, r.thread_id, r.expires_us, _resp_encode(r)),
+        )
 
     async def save_response(self, response: ResponseRecord) -> None:
         await self._run(self._write, lambda db: self._insert_response(db, response))
 
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
         def op() -> ResponseRecord | None:
-            row = self._db().execute(
-                "SELECT body FROM responses WHERE org = ? AND id = ? AND expires_us > ?",
-                (org, response_id, at_us)).fetchone()
+            row = (
+                self._db()
+                .execute(
+                    "SELECT body FROM responses WHERE org = ? AND id = ? AND expires_us > ?",
+                    (org, response_id, at_us),
+                )
+                .fetchone()
+            )
             return None if row is None else _resp_decode(row[0])
 
         return await self._run(op)
@@ -380,9 +481,11 @@ class SqliteStore:
         response_ids: list[tuple[str, str]] = []
         # Batches keep each write transaction short, so turns are not held up behind a purge.
         while True:
+
             def batch(db: sqlite3.Connection) -> int:
-                rows = db.execute(f"SELECT {_THREAD_COLS} FROM threads WHERE expires_us <= ? LIMIT ?",
-                                  (at_us, _PURGE_BATCH)).fetchall()
+                rows = db.execute(
+                    f"SELECT {_THREAD_COLS} FROM threads WHERE expires_us <= ? LIMIT ?", (at_us, _PURGE_BATCH)
+                ).fetchall()
                 for row in rows:
                     response_ids.extend((row[0], rid) for rid in self._remove(db, _thread_of(row)))
                 return len(rows)
@@ -392,9 +495,11 @@ class SqliteStore:
             if n < _PURGE_BATCH:
                 break
         while True:
+
             def resp_batch(db: sqlite3.Connection) -> int:
-                rows = db.execute("SELECT org, id FROM responses WHERE expires_us <= ? LIMIT ?",
-                                  (at_us, _PURGE_BATCH)).fetchall()
+                rows = db.execute(
+                    "SELECT org, id FROM responses WHERE expires_us <= ? LIMIT ?", (at_us, _PURGE_BATCH)
+                ).fetchall()
                 db.executemany("DELETE FROM responses WHERE org = ? AND id = ?", rows)
                 response_ids.extend((r[0], r[1]) for r in rows)
                 return len(rows)
@@ -404,9 +509,11 @@ class SqliteStore:
             if n < _PURGE_BATCH:
                 break
         tombstones = self._write(
-            lambda db: db.execute("DELETE FROM tombstones WHERE expires_us <= ?", (at_us,)).rowcount)
-        return PurgeReport(threads=threads, responses=responses, tombstones=tombstones,
-                           response_ids=tuple(response_ids))
+            lambda db: db.execute("DELETE FROM tombstones WHERE expires_us <= ?", (at_us,)).rowcount
+        )
+        return PurgeReport(
+            threads=threads, responses=responses, tombstones=tombstones, response_ids=tuple(response_ids)
+        )
 
     async def purge_expired(self, at_us: int) -> PurgeReport:
         return await self._run(self._purge_sync, at_us)

@@ -1,0 +1,149 @@
+"""Shared fixtures: the real app over real SQLite on disk, driven through HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from gateway.app import create_app
+from gateway.settings import Settings, load_settings
+
+KEY_A, ORG_A = "ak_test_alpha_0123456789", "org_alpha"
+KEY_B, ORG_B = "ak_test_beta_9876543210", "org_beta"
+API_KEYS = {KEY_A: ORG_A, KEY_B: ORG_B}
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return load_settings({}, data_dir=str(data_dir), api_keys=API_KEYS, **overrides)
+
+
+@asynccontextmanager
+async def running(settings: Settings, **app_kwargs: Any) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The app, its lifespan started, behind an HTTP test client (no key set)."""
+    app = create_app(settings, **app_kwargs)
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
+    async with running(settings) as c:
+        yield c
+
+
+@pytest.fixture
+def a(client: AsyncTestClient[Any]) -> Api:
+    return Api(client, KEY_A)
+
+
+@pytest.fixture
+def b(client: AsyncTestClient[Any]) -> Api:
+    return Api(client, KEY_B)
+
+
+def uid(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "texts": [{"text": text}]}
+
+
+class Api:
+    """A caller of one organization: thin helpers over the HTTP client."""
+
+    def __init__(self, client: AsyncTestClient[Any], key: str) -> None:
+        self.client = client
+        self.headers = {"X-API-Key": key}
+
+    async def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return await self.client.request(method, url, headers=headers, **kw)
+
+    async def get(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.request("GET", url, **kw)
+
+    async def post(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.request("POST", url, **kw)
+
+    async def patch(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.request("PATCH", url, **kw)
+
+    async def delete(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.request("DELETE", url, **kw)
+
+    async def say(self, text: str, **fields: Any) -> httpx.Response:
+        body = {"model": "echo", "inputs": [user(text)], **fields}
+        return await self.post("/v1/model/response", json=body)
+
+    async def thread(self, thread_id: str) -> httpx.Response:
+        return await self.get(f"/v1/threads/{thread_id}")
+
+    async def messages(self, thread_id: str, **params: Any) -> list[dict[str, Any]]:
+        """Every message of a thread, walking all pages."""
+        out: list[dict[str, Any]] = []
+        after = None
+        for _ in range(10_000):
+            q = {"limit": 100, **params}
+            if after:
+                q["after"] = after
+            r = await self.get(f"/v1/threads/{thread_id}/messages", params=q)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            out += page["data"]
+            if not page["has_more"]:
+                return out
+            after = page["last_id"]
+        raise AssertionError("message pagination did not end")
+
+
+def ok(r: httpx.Response) -> dict[str, Any]:
+    assert r.status_code == 200, (r.status_code, r.text[:500])
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def err(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """Assert the envelope of SPEC §8 and return its `error`."""
+    assert r.status_code == status, (r.status_code, r.text[:500])
+    body = r.json()
+    assert body["success"] is False, body
+    error: dict[str, Any] = body["error"]
+    assert set(error) >= {"code", "message", "type", "status", "details", "trace_id", "timestamp"}, error
+    assert error["status"] == status
+    assert error["trace_id"] == r.headers["x-request-id"]
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
+def sse_events(raw: str) -> list[tuple[str, dict[str, Any]]]:
+    """Parse a text/event-stream body into (event name, data) pairs."""
+    import json
+
+    events: list[tuple[str, dict[str, Any]]] = []
+    for block in raw.split("\n\n"):
+        name, data = None, None
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data = line.split(":", 1)[1].strip()
+        if name and data:
+            events.append((name, json.loads(data)))
+    return events
+
+
+Clock = Callable[[], int]
