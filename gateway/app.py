@@ -88,7 +88,7 @@ def create_app(
         the_store, the_cache, registry, limits, provider_timeout_s=settings.provider_timeout_s, clock=clock
     )
 
-    services = Services(store=the_store, cache=the_cache, limits=limits, turns=turns)
+    services = Services(store=the_store, cache=the_cache, limits=limits, turns=turns, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

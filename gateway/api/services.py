@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.store.base import Store
@@ -16,3 +17,5 @@ class Services:
     cache: ResponseCache
     limits: Limits
     turns: TurnService
+    # Integer microseconds since the epoch; tests pass their own to travel in time.
+    clock: Callable[[], int]

@@ -16,7 +16,7 @@ from gateway.records import State, ThreadPatch
 from gateway.render import message_list, thread_list, thread_object
 from gateway.schemas import MessageList, ThreadCreate, ThreadList, ThreadObject, ThreadUpdateBody
 from gateway.store.base import CursorNotFound
-from gateway.threads import apply_patch, is_valid_thread_id, new_id, new_thread, now_us
+from gateway.threads import apply_patch, is_valid_thread_id, new_id, new_thread
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="page size, 1-100")]
 Cursor = Annotated[str | None, QueryParameter(max_length=256, description="the previous page's `last_id`")]
@@ -54,7 +54,7 @@ class ThreadController(Controller):
             metadata=body.metadata,
             visible=body.visible_in_ui,
             limits=services.limits,
-            at_us=now_us(),
+            at_us=services.clock(),
         )
         return thread_object(await services.store.create_thread(thread))
 
@@ -75,7 +75,7 @@ class ThreadController(Controller):
                 state=thread_state,
                 limit=limit,
                 after=after,
-                at_us=now_us(),
+                at_us=services.clock(),
             )
         except CursorNotFound:
             raise _unknown_cursor(after or "") from None
@@ -86,7 +86,7 @@ class ThreadController(Controller):
         self, request: Request[Any, Any, Any], services: NamedDependency[Services], thread_id: FromPath[str]
     ) -> ThreadObject:
         tid = _thread_id(thread_id)
-        thread = await services.store.get_thread(request.state.org, tid, now_us())
+        thread = await services.store.get_thread(request.state.org, tid, services.clock())
         if thread is None:
             raise ThreadNotFound(tid)
         return thread_object(thread)
@@ -104,7 +104,7 @@ class ThreadController(Controller):
         tid = _thread_id(thread_id)
         try:
             page = await services.store.list_messages(
-                request.state.org, tid, limit=limit, after=after, descending=order == "desc", at_us=now_us()
+                request.state.org, tid, limit=limit, after=after, descending=order == "desc", at_us=services.clock()
             )
         except CursorNotFound:
             raise _unknown_cursor(after or "") from None
@@ -122,7 +122,7 @@ class ThreadController(Controller):
     ) -> ThreadObject:
         tid = _thread_id(thread_id)
         change = ThreadPatch(metadata=data.metadata, state=data.state, visible=data.visible_in_ui)
-        at = now_us()
+        at = services.clock()
         thread = await services.store.update_thread(
             request.state.org, tid, lambda t: apply_patch(t, change, services.limits, at), at
         )
@@ -134,7 +134,7 @@ class ThreadController(Controller):
     ) -> None:
         tid = _thread_id(thread_id)
         org: str = request.state.org
-        removed = await services.store.delete_thread(org, tid, now_us())
+        removed = await services.store.delete_thread(org, tid, services.clock())
         if removed is None:
             raise ThreadNotFound(tid)
         await services.cache.forget(org, removed)
