@@ -1,0 +1,100 @@
+"""Two gateway processes on one embedded store: concurrent turns on one thread through both."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import KEY_A, ORG_A, user
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _start(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_PORT=str(port), GATEWAY_DATA_DIR=str(data_dir), GATEWAY_API_KEYS=f"{KEY_A}={ORG_A}")
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gateway exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("gateway did not become ready")
+
+
+@pytest.fixture
+def two_gateways(tmp_path: Path) -> Iterator[list[str]]:
+    procs = [_start(tmp_path / "data", tmp_path / f"gw{i}.log") for i in range(2)]
+    try:
+        for i, (proc, url) in enumerate(procs):
+            _wait_ready(proc, url, tmp_path / f"gw{i}.log")
+        yield [url for _, url in procs]
+    finally:
+        for proc, _ in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def test_concurrent_turns_through_two_processes_keep_every_pair_in_order(two_gateways: list[str]) -> None:
+    headers = {"X-API-Key": KEY_A}
+    tid = "shared_thread_1"
+    turns = 40
+    async with httpx.AsyncClient(headers=headers, timeout=30) as http:
+        first = await http.post(two_gateways[0] + "/v1/threads", json={"id": tid})
+        assert first.status_code == 201
+
+        async def say(i: int) -> httpx.Response:
+            url = two_gateways[i % 2] + "/v1/model/response"
+            return await http.post(url, json={"model": "echo", "thread": tid, "inputs": [user(f"turn {i}")]})
+
+        answers = await asyncio.gather(*(say(i) for i in range(turns)))
+        assert [r.status_code for r in answers] == [200] * turns
+        messages, after = [], None
+        while True:
+            params: dict[str, str | int] = {"limit": 100} | ({"after": after} if after else {})
+            page = (await http.get(f"{two_gateways[1]}/v1/threads/{tid}/messages", params=params)).json()
+            messages += page["data"]
+            if not page["has_more"]:
+                break
+            after = page["last_id"]
+    assert len(messages) == 2 * turns
+    users = [m for m in messages[::2]]
+    answers_ = [m for m in messages[1::2]]
+    assert all(m["role"] == "user" for m in users) and all(m["role"] == "assistant" for m in answers_)
+    assert sorted(m["texts"][0]["text"] for m in users) == sorted(f"turn {i}" for i in range(turns))
+    for u, a in zip(users, answers_, strict=True):
+        # Each answer directly follows its own input: same response, and echo's last line is that input.
+        assert u["response_id"] == a["response_id"]
+        assert a["texts"][0]["text"].splitlines()[-1] == u["texts"][0]["text"]
+    assert len({m["id"] for m in messages}) == 2 * turns
