@@ -23,6 +23,8 @@ from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.store.base import Store
 from gateway.store.cache import MemoryCache, NullCache, ResponseCache
+from gateway.store.mongo import MongoStore
+from gateway.store.redis_cache import RedisCache
 from gateway.store.sqlite import SqliteStore
 from gateway.threads import Limits, now_us
 from gateway.turns import TurnService
@@ -37,9 +39,36 @@ def default_providers(settings: Settings) -> dict[str, Provider]:
     return {"echo": EchoProvider(settings.echo_context_tokens)}
 
 
-def _default_cache(settings: Settings) -> ResponseCache:
-    # Workers cannot tell each other of a deletion, so several of them share no in-process copies.
-    return MemoryCache(settings.response_cache_size) if settings.workers == 1 else NullCache()
+def default_store(settings: Settings, limits: Limits) -> Store:
+    if settings.mongodb_uri:
+        return MongoStore(
+            settings.mongodb_uri,
+            limits,
+            database=settings.mongodb_database,
+            timeout_s=settings.mongodb_timeout_s,
+            pool_size=settings.mongodb_pool_size,
+            transactions=settings.mongodb_transactions,
+        )
+    return SqliteStore(
+        os.path.join(settings.data_dir, "gateway.sqlite3"),
+        limits,
+        busy_timeout_s=settings.sqlite_busy_timeout_s,
+    )
+
+
+def default_cache(settings: Settings) -> ResponseCache:
+    if settings.redis_url:
+        return RedisCache(
+            settings.redis_url,
+            timeout_s=settings.redis_timeout_s,
+            retries=settings.redis_retries,
+            pool_size=settings.redis_pool_size,
+        )
+    # Processes cannot tell each other of a deletion, so an in-process copy is kept only when this
+    # process is the store's one user: one worker on the embedded store.
+    if settings.workers == 1 and not settings.mongodb_uri:
+        return MemoryCache(settings.response_cache_size)
+    return NullCache()
 
 
 async def _purge_loop(
@@ -82,7 +111,7 @@ def create_app(
         limits,
         busy_timeout_s=settings.sqlite_busy_timeout_s,
     )
-    the_cache = cache or _default_cache(settings)
+    the_cache = cache or default_cache(settings)
     registry = Registry(providers if providers is not None else default_providers(settings), aliases=aliases)
     turns = TurnService(
         the_store, the_cache, registry, limits, provider_timeout_s=settings.provider_timeout_s, clock=clock

@@ -32,7 +32,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     response_cache_size: int = 10_000
     log_level: str = "info"
     mongodb_uri: str | None = None
+    mongodb_database: str = "gateway"
+    mongodb_timeout_s: float = 5.0
+    mongodb_pool_size: int = 100
+    # auto: transactions when the server is a replica set or a sharded cluster.
+    mongodb_transactions: str = "auto"
     redis_url: str | None = None
+    redis_timeout_s: float = 0.25
+    redis_retries: int = 1
+    redis_pool_size: int = 64
 
     def __repr__(self) -> str:
         # Settings are printed in debugging sessions; keys must not be.
@@ -61,7 +69,14 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_RESPONSE_CACHE_SIZE": ("response_cache_size", int),
     "GATEWAY_LOG_LEVEL": ("log_level", str),
     "GATEWAY_MONGODB_URI": ("mongodb_uri", str),
+    "GATEWAY_MONGODB_DATABASE": ("mongodb_database", str),
+    "GATEWAY_MONGODB_TIMEOUT_S": ("mongodb_timeout_s", float),
+    "GATEWAY_MONGODB_POOL_SIZE": ("mongodb_pool_size", int),
+    "GATEWAY_MONGODB_TRANSACTIONS": ("mongodb_transactions", str),
     "GATEWAY_REDIS_URL": ("redis_url", str),
+    "GATEWAY_REDIS_TIMEOUT_S": ("redis_timeout_s", float),
+    "GATEWAY_REDIS_RETRIES": ("redis_retries", int),
+    "GATEWAY_REDIS_POOL_SIZE": ("redis_pool_size", int),
 }
 
 
@@ -117,5 +132,9 @@ def _check(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name} must be positive")
+    if s.mongodb_transactions not in ("auto", "on", "off"):
+        raise SettingsError("GATEWAY_MONGODB_TRANSACTIONS must be auto, on or off")
+    if s.redis_retries < 0:
+        raise SettingsError("redis_retries must not be negative")
     if not 0 < s.port < 65536:
         raise SettingsError("port must be in 1..65535")

@@ -104,7 +104,12 @@ class ThreadController(Controller):
         tid = _thread_id(thread_id)
         try:
             page = await services.store.list_messages(
-                request.state.org, tid, limit=limit, after=after, descending=order == "desc", at_us=services.clock()
+                request.state.org,
+                tid,
+                limit=limit,
+                after=after,
+                descending=order == "desc",
+                at_us=services.clock(),
             )
         except CursorNotFound:
             raise _unknown_cursor(after or "") from None

@@ -30,8 +30,13 @@ def _start(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(GATEWAY_PORT=str(port), GATEWAY_DATA_DIR=str(data_dir), GATEWAY_API_KEYS=f"{KEY_A}={ORG_A}")
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gateway"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -66,7 +71,9 @@ def two_gateways(tmp_path: Path) -> Iterator[list[str]]:
                     os.killpg(proc.pid, signal.SIGKILL)
 
 
-async def test_concurrent_turns_through_two_processes_keep_every_pair_in_order(two_gateways: list[str]) -> None:
+async def test_concurrent_turns_through_two_processes_keep_every_pair_in_order(
+    two_gateways: list[str],
+) -> None:
     headers = {"X-API-Key": KEY_A}
     tid = "shared_thread_1"
     turns = 40

@@ -22,8 +22,9 @@ from providers.base import ChatMessage
 
 S = 1_000_000
 T0 = 1_800_000_000 * S
-LIMITS = Limits(max_messages=10, max_metadata_bytes=1024, idle_us=100 * S, max_age_us=1000 * S,
-                response_ttl_us=50 * S)
+LIMITS = Limits(
+    max_messages=10, max_metadata_bytes=1024, idle_us=100 * S, max_age_us=1000 * S, response_ttl_us=50 * S
+)
 
 
 @pytest.fixture(params=["sqlite"])
@@ -39,25 +40,54 @@ def thread(org: str = "o1", tid: str | None = None, at: int = T0, **kw: object) 
     return msgspec.structs.replace(t, **kw) if kw else t
 
 
-def response(org: str, rid: str | None = None, *, thread_id: str | None = None, at: int = T0,
-             text: str = "out") -> ResponseRecord:
-    return ResponseRecord(org=org, id=rid or new_id("resp"), model="echo", created_us=at,
-                          expires_us=at + LIMITS.response_ttl_us, thread_id=thread_id,
-                          previous_response_id=None, output_message_id=new_id("msg"), output_text=text,
-                          usage=Usage(input_tokens=1, output_tokens=1),
-                          context=(ChatMessage("user", ("in",)),))
+def response(
+    org: str, rid: str | None = None, *, thread_id: str | None = None, at: int = T0, text: str = "out"
+) -> ResponseRecord:
+    return ResponseRecord(
+        org=org,
+        id=rid or new_id("resp"),
+        model="echo",
+        created_us=at,
+        expires_us=at + LIMITS.response_ttl_us,
+        thread_id=thread_id,
+        previous_response_id=None,
+        output_message_id=new_id("msg"),
+        output_text=text,
+        usage=Usage(input_tokens=1, output_tokens=1),
+        context=(ChatMessage("user", ("in",)),),
+    )
 
 
-async def turn(store: Store, org: str, tid: str, texts: list[tuple[str, str]], *, at: int = T0,
-               create: ThreadRecord | None = None) -> ThreadRecord:
+async def turn(
+    store: Store,
+    org: str,
+    tid: str,
+    texts: list[tuple[str, str]],
+    *,
+    at: int = T0,
+    create: ThreadRecord | None = None,
+) -> ThreadRecord:
     rid = new_id("resp")
-    msgs = [MessageRecord(id=new_id("msg"), role=role, texts=(text,), response_id=rid, created_us=at)  # type: ignore[arg-type]
-            for role, text in texts]
+    msgs = [
+        MessageRecord(id=new_id("msg"), role=role, texts=(text,), response_id=rid, created_us=at)  # type: ignore[arg-type]
+        for role, text in texts
+    ]
     return await store.append_turn(
-        org, tid, create=create, messages=msgs, response=response(org, rid, thread_id=tid, at=at),
-        update=lambda t: apply_turn(t, adding=len(msgs), usage=Usage(input_tokens=2, output_tokens=3),
-                                    next_state=None, limits=LIMITS, at_us=at),
-        at_us=at)
+        org,
+        tid,
+        create=create,
+        messages=msgs,
+        response=response(org, rid, thread_id=tid, at=at),
+        update=lambda t: apply_turn(
+            t,
+            adding=len(msgs),
+            usage=Usage(input_tokens=2, output_tokens=3),
+            next_state=None,
+            limits=LIMITS,
+            at_us=at,
+        ),
+        at_us=at,
+    )
 
 
 async def test_create_then_get_round_trips_every_field(store: Store) -> None:
@@ -87,8 +117,7 @@ async def test_get_is_scoped_by_organization(store: Store) -> None:
 
 async def test_append_turn_creates_thread_and_orders_messages(store: Store) -> None:
     tid = "fresh"
-    after = await turn(store, "o1", tid, [("user", "u1"), ("assistant", "a1")],
-                       create=thread(tid=tid))
+    after = await turn(store, "o1", tid, [("user", "u1"), ("assistant", "a1")], create=thread(tid=tid))
     assert after.message_count == 2 and (after.input_tokens, after.output_tokens) == (2, 3)
     await turn(store, "o1", tid, [("user", "u2"), ("assistant", "a2")], at=T0 + 1)
     page = await store.list_messages("o1", tid, limit=10, after=None, descending=False, at_us=T0 + 2)
@@ -124,7 +153,8 @@ async def test_concurrent_appends_never_interleave_or_pass_the_limit(store: Stor
     await store.create_thread(thread(tid=tid))
     results = await asyncio.gather(
         *(turn(store, "o1", tid, [("user", f"u{i}"), ("assistant", f"a{i}")]) for i in range(8)),
-        return_exceptions=True)
+        return_exceptions=True,
+    )
     assert sum(isinstance(r, ThreadRecord) for r in results) == 5
     assert all(isinstance(r, ThreadRecord | ThreadMessageLimit) for r in results)
     page = await store.list_messages("o1", tid, limit=100, after=None, descending=False, at_us=T0)
@@ -171,8 +201,9 @@ async def test_list_threads_newest_activity_first_with_filters_and_cursor(store:
         t = await store.create_thread(thread(tid=f"t{i}", at=T0 + i))
         ids.append(t.id)
     await store.create_thread(thread(tid="hidden", at=T0 + 10, visible=False))
-    await store.update_thread("o1", "t1", lambda t: apply_patch(t, ThreadPatch(state="locked"), LIMITS, T0 + 6),
-                              T0 + 6)
+    await store.update_thread(
+        "o1", "t1", lambda t: apply_patch(t, ThreadPatch(state="locked"), LIMITS, T0 + 6), T0 + 6
+    )
     await turn(store, "o1", "t0", [("user", "x"), ("assistant", "y")], at=T0 + 20)
     page = await store.list_threads("o1", visible=True, state=None, limit=2, after=None, at_us=T0 + 30)
     assert [t.id for t in page.items] == ["t0", "t4"] and page.has_more
@@ -182,7 +213,9 @@ async def test_list_threads_newest_activity_first_with_filters_and_cursor(store:
     assert [t.id for t in hidden.items] == ["hidden"]
     locked = await store.list_threads("o1", visible=True, state="locked", limit=10, after=None, at_us=T0 + 30)
     assert [t.id for t in locked.items] == ["t1"]
-    assert (await store.list_threads("o2", visible=True, state=None, limit=10, after=None, at_us=T0)).items == []
+    assert (
+        await store.list_threads("o2", visible=True, state=None, limit=10, after=None, at_us=T0)
+    ).items == []
     with pytest.raises(CursorNotFound):
         await store.list_threads("o1", visible=True, state=None, limit=2, after="gone", at_us=T0)
 
@@ -192,7 +225,8 @@ async def test_update_applies_function_atomically(store: Store) -> None:
 
     async def add(key: str) -> None:
         await store.update_thread(
-            "o1", t.id, lambda x: apply_patch(x, ThreadPatch(metadata={key: True}), LIMITS, T0 + 1), T0 + 1)
+            "o1", t.id, lambda x: apply_patch(x, ThreadPatch(metadata={key: True}), LIMITS, T0 + 1), T0 + 1
+        )
 
     await asyncio.gather(*(add(f"k{i}") for i in range(10)))
     got = await store.get_thread("o1", t.id, T0 + 1)
@@ -234,7 +268,9 @@ async def test_expired_thread_reads_as_missing_and_is_tombstoned(store: Store) -
 async def test_expired_thread_is_hidden_from_lists_and_messages(store: Store) -> None:
     t = await store.create_thread(thread(tid="old"))
     late = T0 + LIMITS.idle_us + 1
-    assert (await store.list_threads("o1", visible=True, state=None, limit=5, after=None, at_us=late)).items == []
+    assert (
+        await store.list_threads("o1", visible=True, state=None, limit=5, after=None, at_us=late)
+    ).items == []
     assert await store.list_messages("o1", t.id, limit=5, after=None, descending=False, at_us=late) is None
 
 

@@ -17,10 +17,16 @@ ECHO = EchoProvider(100)
 
 @pytest.mark.parametrize(
     ("model", "provider", "upstream"),
-    [("echo", "echo", "echo"), ("echo/anything", "echo", "anything"), ("gpt-4.1", "openai", "gpt-4.1"),
-     ("o3", "openai", "o3"), ("openai/gpt-4.1", "openai", "gpt-4.1"),
-     ("claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"),
-     ("anthropic/claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"), ("ftg-3.0", "openai", "gpt-4.1")],
+    [
+        ("echo", "echo", "echo"),
+        ("echo/anything", "echo", "anything"),
+        ("gpt-4.1", "openai", "gpt-4.1"),
+        ("o3", "openai", "o3"),
+        ("openai/gpt-4.1", "openai", "gpt-4.1"),
+        ("claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"),
+        ("anthropic/claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"),
+        ("ftg-3.0", "openai", "gpt-4.1"),
+    ],
 )
 def test_routing_by_prefix_family_and_alias(model: str, provider: str, upstream: str) -> None:
     fakes = {name: EchoProvider() for name in ("echo", "openai", "anthropic")}
@@ -43,8 +49,12 @@ def test_known_provider_without_key_is_not_configured(model: str) -> None:
 
 
 async def test_echo_answers_user_messages_one_per_line_and_counts_tokens() -> None:
-    msgs = (ChatMessage("system", ("be nice",)), ChatMessage("user", ("hello",)),
-            ChatMessage("assistant", ("hi",)), ChatMessage("user", ("a", "b")))
+    msgs = (
+        ChatMessage("system", ("be nice",)),
+        ChatMessage("user", ("hello",)),
+        ChatMessage("assistant", ("hi",)),
+        ChatMessage("user", ("a", "b")),
+    )
     result = await ECHO.complete(ModelRequest(model="echo", messages=msgs))
     assert result.text == "hello\na\nb"
     assert result.input_tokens == 2 + 2 + 1 + 1  # ceil(7/4) + ceil(5/4) + ceil(2/4) + ceil(2/4)
@@ -73,8 +83,14 @@ def test_inputs_alone_over_budget_are_refused() -> None:
 
 
 def test_settings_from_environment() -> None:
-    s = load_settings({"GATEWAY_API_KEYS": " k1=org1 , k2=org2,", "GATEWAY_PORT": "9000",
-                       "GATEWAY_THREAD_IDLE_TTL_S": "3", "GATEWAY_WORKERS": "2"})
+    s = load_settings(
+        {
+            "GATEWAY_API_KEYS": " k1=org1 , k2=org2,",
+            "GATEWAY_PORT": "9000",
+            "GATEWAY_THREAD_IDLE_TTL_S": "3",
+            "GATEWAY_WORKERS": "2",
+        }
+    )
     assert s.api_keys == {"k1": "org1", "k2": "org2"} and s.port == 9000
     assert s.thread_idle_ttl_s == 3.0 and s.workers == 2
 
@@ -86,8 +102,13 @@ def test_settings_repr_hides_keys() -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"GATEWAY_PORT": "x"}, {"GATEWAY_PORT": "0"}, {"GATEWAY_API_KEYS": "nokey"},
-     {"GATEWAY_API_KEYS": "=org"}, {"GATEWAY_MAX_MESSAGES_PER_THREAD": "0"}],
+    [
+        {"GATEWAY_PORT": "x"},
+        {"GATEWAY_PORT": "0"},
+        {"GATEWAY_API_KEYS": "nokey"},
+        {"GATEWAY_API_KEYS": "=org"},
+        {"GATEWAY_MAX_MESSAGES_PER_THREAD": "0"},
+    ],
 )
 def test_bad_settings_are_refused_without_echoing_keys(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError) as info:

@@ -36,9 +36,15 @@ def fresh(state: State = "open", at: int = 0):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("start", "target", "allowed"),
     [
-        ("open", "locked", True), ("open", "archived", True), ("open", "open", True),
-        ("locked", "open", True), ("locked", "archived", True), ("locked", "locked", True),
-        ("archived", "archived", True), ("archived", "open", False), ("archived", "locked", False),
+        ("open", "locked", True),
+        ("open", "archived", True),
+        ("open", "open", True),
+        ("locked", "open", True),
+        ("locked", "archived", True),
+        ("locked", "locked", True),
+        ("archived", "archived", True),
+        ("archived", "open", False),
+        ("archived", "locked", False),
     ],
 )
 def test_state_transitions_follow_the_lifecycle(start: State, target: State, allowed: bool) -> None:
@@ -84,8 +90,14 @@ def test_turn_refused_on_locked_and_archived_threads() -> None:
 
 
 def test_turn_counts_messages_usage_and_applies_state_after() -> None:
-    t = apply_turn(fresh(), adding=2, usage=Usage(input_tokens=3, output_tokens=4), next_state="locked",
-                   limits=LIMITS, at_us=5)
+    t = apply_turn(
+        fresh(),
+        adding=2,
+        usage=Usage(input_tokens=3, output_tokens=4),
+        next_state="locked",
+        limits=LIMITS,
+        at_us=5,
+    )
     assert (t.message_count, t.input_tokens, t.output_tokens, t.state) == (2, 3, 4, "locked")
     assert t.last_message_us == 5 and t.updated_us == 5
 

@@ -1,0 +1,605 @@
+"""The production store: MongoDB through pymongo's native async client.
+
+Collections
+- `threads`: one document per (organization, id). A deleted or expired thread becomes a tombstone
+  document (`tomb: true`, no content) under the same key, so the unique index alone stops an id
+  from being reborn. `gone_at` (TTL index) is the thread's age limit: the database itself drops
+  old threads and old tombstones even if the gateway's purge never runs.
+- `messages`: unique (organization, thread, seq) and (organization, id); `gone_at` TTL as the thread.
+- `responses`: unique (organization, id); TTL on `expires_at` (24 hours by default).
+The same expiry rules are checked on every read, since TTL deletion runs only once a minute.
+
+Turns without a transaction (standalone server): the thread document carries a version `ver`.
+A turn reads the thread, applies the rules, then writes it back only if `ver` is unchanged,
+reserving the sequence numbers `next_seq+1 .. next_seq+n` in that same single-document update.
+Two turns can never reserve the same numbers, the reservation fails when the limit or the state
+forbids it, and the messages of one turn get consecutive numbers, so nothing interleaves. On a
+replica set the same steps also run inside a transaction, so a crash between the reservation and
+the inserts leaves nothing behind; without one, such a crash leaves unused sequence numbers (a gap
+the lists skip) that the thread's count compensates when the insert fails in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from gateway.errors import StoreUnavailable, ThreadAlreadyExists, ThreadNotFound
+from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord
+from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate
+from gateway.threads import Limits, is_expired, tombstone_expires_us
+
+Doc = dict[str, Any]
+Session = AsyncClientSession | None
+_MAX_ATTEMPTS = 200
+_PURGE_BATCH = 500
+_resp_encode = msgspec.msgpack.Encoder().encode
+_resp_decode = msgspec.msgpack.Decoder(ResponseRecord).decode
+_meta_decode = msgspec.json.Decoder(dict[str, Any]).decode
+_THREAD_FIELDS = (
+    "state",
+    "visible",
+    "metadata",
+    "message_count",
+    "input_tokens",
+    "output_tokens",
+    "created_us",
+    "updated_us",
+    "last_message_us",
+    "activity_us",
+    "expires_us",
+)
+
+
+def _s(value: str) -> str:
+    """Every value put into a filter passes here: a string, never a client-supplied document."""
+    if type(value) is not str:
+        raise TypeError("filter values must be strings")
+    return value
+
+
+def _key(org: str, thread_id: str) -> Doc:
+    return {"org": _s(org), "id": _s(thread_id)}
+
+
+def _dt(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, UTC)
+
+
+def _fields(t: ThreadRecord) -> Doc:
+    # Metadata is stored as JSON text: client keys such as "$where" or "a.b" stay plain data.
+    return {
+        "state": t.state,
+        "visible": t.visible,
+        "metadata": msgspec.json.encode(t.metadata).decode(),
+        "message_count": t.message_count,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "created_us": t.created_us,
+        "updated_us": t.updated_us,
+        "last_message_us": t.last_message_us,
+        "activity_us": t.activity_us,
+        "expires_us": t.expires_us,
+    }
+
+
+def _record(doc: Doc) -> ThreadRecord:
+    return ThreadRecord(
+        org=doc["org"],
+        id=doc["id"],
+        state=doc["state"],
+        visible=doc["visible"],
+        metadata=_meta_decode(doc["metadata"]),
+        message_count=doc["message_count"],
+        input_tokens=doc["input_tokens"],
+        output_tokens=doc["output_tokens"],
+        created_us=doc["created_us"],
+        updated_us=doc["updated_us"],
+        last_message_us=doc["last_message_us"],
+        expires_us=doc["expires_us"],
+    )
+
+
+def _message(doc: Doc) -> MessageRecord:
+    return MessageRecord(
+        id=doc["id"],
+        role=doc["role"],
+        texts=tuple(doc["texts"]),
+        response_id=doc["response_id"],
+        created_us=doc["created_us"],
+        thread_id=doc["thread_id"],
+        seq=doc["seq"],
+    )
+
+
+def _unavailable[**P, T](fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Driver failures (server down, timeouts) become 503 STORE_UNAVAILABLE."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except DuplicateKeyError:
+            raise
+        except PyMongoError as exc:
+            raise StoreUnavailable("The thread store is unavailable.") from exc
+
+    return wrapper
+
+
+class MongoStore:
+    backend = "mongodb"
+
+    def __init__(
+        self,
+        uri: str,
+        limits: Limits,
+        *,
+        database: str = "gateway",
+        timeout_s: float = 5.0,
+        pool_size: int = 100,
+        transactions: str = "auto",
+    ) -> None:
+        self._limits = limits
+        self._transactions_setting = transactions
+        self._use_transactions = False
+        ms = int(timeout_s * 1000)
+        self._client: AsyncMongoClient[Doc] = AsyncMongoClient(
+            uri,
+            serverSelectionTimeoutMS=ms,
+            connectTimeoutMS=ms,
+            socketTimeoutMS=ms,
+            timeoutMS=ms,
+            maxPoolSize=pool_size,
+            retryWrites=True,
+            tz_aware=True,
+            connect=False,
+        )
+        db = self._client[database]
+        self._threads = db["threads"]
+        self._messages = db["messages"]
+        self._responses = db["responses"]
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @_unavailable
+    async def open(self) -> None:
+        await self._threads.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
+        await self._threads.create_index(
+            [
+                ("org", ASCENDING),
+                ("tomb", ASCENDING),
+                ("visible", ASCENDING),
+                ("activity_us", DESCENDING),
+                ("id", DESCENDING),
+            ]
+        )
+        await self._threads.create_index([("tomb", ASCENDING), ("expires_us", ASCENDING)])
+        await self._threads.create_index("gone_at", expireAfterSeconds=0)
+        await self._messages.create_index(
+            [("org", ASCENDING), ("thread_id", ASCENDING), ("seq", ASCENDING)], unique=True
+        )
+        await self._messages.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
+        await self._messages.create_index("gone_at", expireAfterSeconds=0)
+        await self._responses.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
+        await self._responses.create_index([("org", ASCENDING), ("thread_id", ASCENDING)])
+        await self._responses.create_index("expires_at", expireAfterSeconds=0)
+        if self._transactions_setting == "auto":
+            hello = await self._client.admin.command("hello")
+            self._use_transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
+        else:
+            self._use_transactions = self._transactions_setting == "on"
+
+    @property
+    def uses_transactions(self) -> bool:
+        return self._use_transactions
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    @_unavailable
+    async def ping(self) -> None:
+        await self._client.admin.command("ping")
+
+    async def _atomic[T](self, fn: Callable[[Session], Awaitable[T]]) -> T:
+        """Run `fn` in a transaction when the server has them, else as the versioned scheme alone."""
+        if not self._use_transactions:
+            return await fn(None)
+        async with self._client.start_session() as session:
+            result: T = await session.with_transaction(fn)
+            return result
+
+    # -- thread documents -----------------------------------------------------------------------
+
+    async def _find(self, org: str, thread_id: str, s: Session = None) -> Doc | None:
+        doc: Doc | None = await self._threads.find_one(_key(org, thread_id), session=s)
+        return doc
+
+    async def _tombstone(self, doc: Doc, s: Session = None) -> list[str]:
+        """Turn a thread document into its tombstone and drop its content."""
+        thread = _record(doc)
+        key = _key(thread.org, thread.id)
+        unset = dict.fromkeys((*_THREAD_FIELDS, "next_seq"), "")
+        done = await self._threads.update_one(
+            {**key, "ver": doc["ver"]},
+            {
+                "$set": {"tomb": True, "gone_at": _dt(tombstone_expires_us(thread, self._limits))},
+                "$unset": unset,
+                "$inc": {"ver": 1},
+            },
+            session=s,
+        )
+        if done.matched_count == 0:
+            return []  # changed meanwhile: whoever changed it decides
+        ids = [
+            r["id"]
+            async for r in self._responses.find(
+                {"org": key["org"], "thread_id": key["id"]}, {"id": 1}, session=s
+            )
+        ]
+        await self._messages.delete_many({"org": key["org"], "thread_id": key["id"]}, session=s)
+        await self._responses.delete_many({"org": key["org"], "thread_id": key["id"]}, session=s)
+        return ids
+
+    async def _live(self, org: str, thread_id: str, at_us: int, s: Session = None) -> Doc | None:
+        doc = await self._find(org, thread_id, s)
+        if doc is None or doc.get("tomb"):
+            return None
+        if is_expired(_record(doc), at_us):
+            await self._tombstone(doc, s)
+            return None
+        return doc
+
+    def _new_doc(self, t: ThreadRecord, next_seq: int, ver: int) -> Doc:
+        gone = _dt(t.created_us + self._limits.max_age_us)
+        return {
+            **_key(t.org, t.id),
+            **_fields(t),
+            "tomb": False,
+            "next_seq": next_seq,
+            "ver": ver,
+            "gone_at": gone,
+        }
+
+    # -- threads --------------------------------------------------------------------------------
+
+    @_unavailable
+    async def create_thread(self, thread: ThreadRecord) -> ThreadRecord:
+        for _ in range(_MAX_ATTEMPTS):
+            doc = await self._find(thread.org, thread.id)
+            if doc is None:
+                try:
+                    await self._threads.insert_one(self._new_doc(thread, 0, 1))
+                    return thread
+                except DuplicateKeyError:
+                    continue
+            if not doc.get("tomb") and not is_expired(_record(doc), thread.created_us):
+                raise ThreadAlreadyExists(f"Thread '{thread.id}' already exists.")
+            if not doc.get("tomb"):
+                await self._tombstone(doc)
+                continue
+            # An explicit create may reuse a deleted or expired id (SPEC §3, rule 1).
+            done = await self._threads.replace_one(
+                {**_key(thread.org, thread.id), "ver": doc["ver"]}, self._new_doc(thread, 0, doc["ver"] + 1)
+            )
+            if done.matched_count:
+                return thread
+        raise StoreUnavailable("The thread store is too busy; try again.")
+
+    @_unavailable
+    async def get_thread(self, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
+        doc = await self._live(org, thread_id, at_us)
+        return None if doc is None else _record(doc)
+
+    @_unavailable
+    async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool:
+        doc = await self._find(org, thread_id)
+        if doc is None:
+            return False
+        if doc.get("tomb"):
+            gone: datetime = doc["gone_at"]
+            return gone > _dt(at_us)
+        return is_expired(_record(doc), at_us)
+
+    @_unavailable
+    async def list_threads(
+        self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
+    ) -> Page:
+        query: Doc = {"org": _s(org), "tomb": False, "visible": bool(visible), "expires_us": {"$gt": at_us}}
+        if state is not None:
+            query["state"] = _s(state)
+        if after is not None:
+            cursor = await self._find(org, after)
+            if cursor is None or cursor.get("tomb"):
+                raise CursorNotFound(after)
+            activity = cursor["activity_us"]
+            query["$or"] = [
+                {"activity_us": {"$lt": activity}},
+                {"activity_us": activity, "id": {"$lt": _s(after)}},
+            ]
+        docs = (
+            await self._threads.find(query)
+            .sort([("activity_us", DESCENDING), ("id", DESCENDING)])
+            .limit(limit + 1)
+            .to_list()
+        )
+        return Page(items=[_record(d) for d in docs[:limit]], has_more=len(docs) > limit)
+
+    @_unavailable
+    async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate, at_us: int) -> ThreadRecord:
+        for attempt in range(_MAX_ATTEMPTS):
+            doc = await self._live(org, thread_id, at_us)
+            if doc is None:
+                raise ThreadNotFound(thread_id)
+            thread = _record(doc)
+            changed = update(thread)
+            if changed is thread:
+                return thread
+            done = await self._threads.update_one(
+                {**_key(org, thread_id), "ver": doc["ver"]}, {"$set": _fields(changed), "$inc": {"ver": 1}}
+            )
+            if done.matched_count:
+                return changed
+            await _backoff(attempt)
+        raise StoreUnavailable("The thread store is too busy; try again.")
+
+    @_unavailable
+    async def delete_thread(self, org: str, thread_id: str, at_us: int) -> tuple[str, ...] | None:
+        for attempt in range(_MAX_ATTEMPTS):
+            doc = await self._live(org, thread_id, at_us)
+            if doc is None:
+                return None
+
+            async def remove(s: Session, doc: Doc = doc) -> tuple[bool, list[str]]:
+                before = await self._find(org, thread_id, s)
+                if before is None or before.get("ver") != doc["ver"]:
+                    return False, []
+                return True, await self._tombstone(doc, s)
+
+            done, ids = await self._atomic(remove)
+            if done:
+                return tuple(ids)
+            await _backoff(attempt)
+        raise StoreUnavailable("The thread store is too busy; try again.")
+
+    # -- messages -------------------------------------------------------------------------------
+
+    @_unavailable
+    async def list_messages(
+        self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
+    ) -> Page | None:
+        doc = await self._find(org, thread_id)
+        if doc is None or doc.get("tomb") or doc["expires_us"] <= at_us:
+            return None
+        query: Doc = {"org": _s(org), "thread_id": _s(thread_id)}
+        if after is not None:
+            cursor = await self._messages.find_one(
+                {"org": _s(org), "id": _s(after), "thread_id": _s(thread_id)}
+            )
+            if cursor is None:
+                raise CursorNotFound(after)
+            query["seq"] = {"$lt" if descending else "$gt": cursor["seq"]}
+        docs = (
+            await self._messages.find(query)
+            .sort("seq", DESCENDING if descending else ASCENDING)
+            .limit(limit + 1)
+            .to_list()
+        )
+        return Page(items=[_message(d) for d in docs[:limit]], has_more=len(docs) > limit)
+
+    async def _tail(self, query: Doc, limit: int) -> list[MessageRecord]:
+        docs = await self._messages.find(query).sort("seq", DESCENDING).limit(limit).to_list()
+        return [_message(d) for d in docs]
+
+    @_unavailable
+    async def recent_messages(
+        self, org: str, thread_id: str, *, before_seq: int | None, limit: int
+    ) -> list[MessageRecord]:
+        query: Doc = {"org": _s(org), "thread_id": _s(thread_id), "role": {"$ne": "system"}}
+        if before_seq is not None:
+            query["seq"] = {"$lt": int(before_seq)}
+        return await self._tail(query, limit)
+
+    @_unavailable
+    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[MessageRecord]:
+        return await self._tail({"org": _s(org), "thread_id": _s(thread_id), "role": "system"}, limit)
+
+    @_unavailable
+    async def append_turn(
+        self,
+        org: str,
+        thread_id: str,
+        *,
+        create: ThreadRecord | None,
+        messages: Sequence[MessageRecord],
+        response: ResponseRecord,
+        update: ThreadUpdate,
+        at_us: int,
+    ) -> ThreadRecord:
+        n = len(messages)
+        for attempt in range(_MAX_ATTEMPTS):
+
+            async def attempt_turn(s: Session) -> ThreadRecord | None:
+                reserved = await self._reserve(org, thread_id, create, update, n, at_us, s)
+                if reserved is None:
+                    return None
+                after, first = reserved
+                try:
+                    await self._insert_turn(org, thread_id, first, messages, after, response, s)
+                except PyMongoError:
+                    if s is None:
+                        await self._compensate(org, thread_id, after, n, response)
+                    raise
+                return after
+
+            result = await self._atomic(attempt_turn)
+            if result is not None:
+                return result
+            await _backoff(attempt)
+        raise StoreUnavailable("The thread store is too busy; try again.")
+
+    async def _reserve(
+        self,
+        org: str,
+        thread_id: str,
+        create: ThreadRecord | None,
+        update: ThreadUpdate,
+        n: int,
+        at_us: int,
+        s: Session,
+    ) -> tuple[ThreadRecord, int] | None:
+        """Check the rules and reserve `n` sequence numbers; None when another writer came first."""
+        doc = await self._find(org, thread_id, s)
+        if doc is not None and not doc.get("tomb") and is_expired(_record(doc), at_us):
+            await self._tombstone(doc, s)
+            raise ThreadNotFound(thread_id)
+        if doc is None or doc.get("tomb"):
+            stale_tomb = doc is not None and doc["gone_at"] <= _dt(at_us)
+            if create is None or (doc is not None and not stale_tomb):
+                raise ThreadNotFound(thread_id)
+            after = update(create)
+            if doc is None:
+                try:
+                    await self._threads.insert_one(self._new_doc(after, n, 1), session=s)
+                except DuplicateKeyError:
+                    return None
+            else:
+                done = await self._threads.replace_one(
+                    {**_key(org, thread_id), "ver": doc["ver"]},
+                    self._new_doc(after, n, doc["ver"] + 1),
+                    session=s,
+                )
+                if not done.matched_count:
+                    return None
+            return after, 1
+        after = update(_record(doc))
+        done = await self._threads.update_one(
+            {**_key(org, thread_id), "ver": doc["ver"]},
+            {"$set": _fields(after), "$inc": {"ver": 1, "next_seq": n}},
+            session=s,
+        )
+        if not done.matched_count:
+            return None
+        return after, doc["next_seq"] + 1
+
+    async def _insert_turn(
+        self,
+        org: str,
+        thread_id: str,
+        first: int,
+        messages: Sequence[MessageRecord],
+        thread: ThreadRecord,
+        response: ResponseRecord,
+        s: Session,
+    ) -> None:
+        gone = _dt(thread.created_us + self._limits.max_age_us)
+        await self._messages.insert_many(
+            [
+                {
+                    "org": org,
+                    "thread_id": thread_id,
+                    "seq": first + i,
+                    "id": m.id,
+                    "role": m.role,
+                    "texts": list(m.texts),
+                    "response_id": m.response_id,
+                    "created_us": m.created_us,
+                    "gone_at": gone,
+                }
+                for i, m in enumerate(messages)
+            ],
+            ordered=True,
+            session=s,
+        )
+        await self._responses.insert_one(self._response_doc(response), session=s)
+
+    async def _compensate(
+        self, org: str, thread_id: str, after: ThreadRecord, n: int, response: ResponseRecord
+    ) -> None:
+        """Without a transaction: undo a reservation whose inserts failed (best effort)."""
+        try:
+            await self._messages.delete_many({"org": org, "thread_id": thread_id, "response_id": response.id})
+            await self._threads.update_one(
+                {**_key(org, thread_id), "tomb": False},
+                {
+                    "$inc": {
+                        "message_count": -n,
+                        "input_tokens": -response.usage.input_tokens,
+                        "output_tokens": -response.usage.output_tokens,
+                        "ver": 1,
+                    }
+                },
+            )
+        except PyMongoError:
+            pass  # the store is failing; the turn is reported failed either way
+
+    # -- responses ------------------------------------------------------------------------------
+
+    def _response_doc(self, r: ResponseRecord) -> Doc:
+        return {
+            "org": r.org,
+            "id": r.id,
+            "thread_id": r.thread_id,
+            "expires_us": r.expires_us,
+            "expires_at": _dt(r.expires_us),
+            "body": _resp_encode(r),
+        }
+
+    @_unavailable
+    async def save_response(self, response: ResponseRecord) -> None:
+        await self._responses.insert_one(self._response_doc(response))
+
+    @_unavailable
+    async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
+        doc = await self._responses.find_one(
+            {"org": _s(org), "id": _s(response_id), "expires_us": {"$gt": at_us}}
+        )
+        return None if doc is None else _resp_decode(doc["body"])
+
+    # -- retention ------------------------------------------------------------------------------
+
+    @_unavailable
+    async def purge_expired(self, at_us: int) -> PurgeReport:
+        threads = 0
+        response_ids: list[tuple[str, str]] = []
+        while True:
+            docs = (
+                await self._threads.find({"tomb": False, "expires_us": {"$lte": at_us}})
+                .limit(_PURGE_BATCH)
+                .to_list()
+            )
+            for doc in docs:
+                ids = await self._tombstone(doc)
+                response_ids += [(doc["org"], rid) for rid in ids]
+            threads += len(docs)
+            if len(docs) < _PURGE_BATCH:
+                break
+        expired = (
+            await self._responses.find({"expires_us": {"$lte": at_us}}, {"org": 1, "id": 1})
+            .limit(10 * _PURGE_BATCH)
+            .to_list()
+        )
+        if expired:
+            await self._responses.delete_many({"_id": {"$in": [d["_id"] for d in expired]}})
+            response_ids += [(d["org"], d["id"]) for d in expired]
+        gone = await self._threads.delete_many({"tomb": True, "gone_at": {"$lte": _dt(at_us)}})
+        return PurgeReport(
+            threads=threads,
+            responses=len(response_ids),
+            tombstones=gone.deleted_count,
+            response_ids=tuple(response_ids),
+        )
+
+
+async def _backoff(attempt: int) -> None:
+    """Contention on one thread: a short random pause so that retries spread out."""
+    await asyncio.sleep(random.uniform(0, min(0.002 * (attempt + 1), 0.05)))
