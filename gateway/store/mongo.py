@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from gateway.errors import StoreUnavailable, ThreadAlreadyExists, ThreadNotFound
 from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord
@@ -42,6 +42,7 @@ Doc = dict[str, Any]
 Session = AsyncClientSession | None
 _MAX_ATTEMPTS = 200
 _PURGE_BATCH = 500
+_CONFLICT_CODES = frozenset({112, 251})  # WriteConflict, NoSuchTransaction
 _resp_encode = msgspec.msgpack.Encoder().encode
 _resp_decode = msgspec.msgpack.Decoder(ResponseRecord).decode
 _meta_decode = msgspec.json.Decoder(dict[str, Any]).decode
@@ -210,12 +211,20 @@ class MongoStore:
     async def ping(self) -> None:
         await self._client.admin.command("ping")
 
-    async def _atomic[T](self, fn: Callable[[Session], Awaitable[T]]) -> T:
-        """Run `fn` in a transaction when the server has them, else as the versioned scheme alone."""
+    async def _atomic[T](self, fn: Callable[[Session], Awaitable[T]]) -> T | None:
+        """Run `fn` in a transaction when the server has them, else as the versioned scheme alone.
+
+        None means the transaction lost a write conflict and wrote nothing: the caller retries.
+        """
         if not self._use_transactions:
             return await fn(None)
         async with self._client.start_session() as session:
-            result: T = await session.with_transaction(fn)
+            try:
+                result: T = await session.with_transaction(fn)
+            except OperationFailure as exc:
+                if _is_conflict(exc):
+                    return None
+                raise
             return result
 
     # -- thread documents -----------------------------------------------------------------------
@@ -365,9 +374,9 @@ class MongoStore:
                     return False, []
                 return True, await self._tombstone(doc, s)
 
-            done, ids = await self._atomic(remove)
-            if done:
-                return tuple(ids)
+            outcome = await self._atomic(remove)
+            if outcome is not None and outcome[0]:
+                return tuple(outcome[1])
             await _backoff(attempt)
         raise StoreUnavailable("The thread store is too busy; try again.")
 
@@ -598,6 +607,12 @@ class MongoStore:
             tombstones=gone.deleted_count,
             response_ids=tuple(response_ids),
         )
+
+
+def _is_conflict(exc: OperationFailure) -> bool:
+    """A transaction aborted by a concurrent writer. The driver retries labelled ones itself for a
+    while; a server that reports a failed commit with no code at all (mongoeco) is treated alike."""
+    return exc.has_error_label("TransientTransactionError") or exc.code in _CONFLICT_CODES or exc.code is None
 
 
 async def _backoff(attempt: int) -> None:

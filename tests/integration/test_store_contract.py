@@ -7,6 +7,7 @@ tests.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,9 +17,11 @@ import pytest
 from gateway.errors import ThreadAlreadyExists, ThreadMessageLimit, ThreadNotFound
 from gateway.records import MessageRecord, ResponseRecord, ThreadPatch, ThreadRecord, Usage
 from gateway.store.base import CursorNotFound, Store
+from gateway.store.mongo import MongoStore
 from gateway.store.sqlite import SqliteStore
 from gateway.threads import Limits, apply_patch, apply_turn, new_id, new_thread
 from providers.base import ChatMessage
+from tests.services import mongo_uri
 
 S = 1_000_000
 T0 = 1_800_000_000 * S
@@ -27,12 +30,21 @@ LIMITS = Limits(
 )
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "mongodb"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s: Store = SqliteStore(str(tmp_path / "db" / "gateway.sqlite3"), LIMITS)
-    await s.open()
-    yield s
-    await s.close()
+    if request.param == "sqlite":
+        s: Store = SqliteStore(str(tmp_path / "db" / "gateway.sqlite3"), LIMITS)
+        await s.open()
+        yield s
+        await s.close()
+        return
+    # "auto": the versioned scheme alone on mongoeco's server (a standalone server), and inside
+    # transactions on a real replica set given by GATEWAY_TEST_MONGODB_URI.
+    async with mongo_uri() as uri:
+        s = MongoStore(uri, LIMITS, database=f"gw_{uuid.uuid4().hex[:8]}")
+        await s.open()
+        yield s
+        await s.close()
 
 
 def thread(org: str = "o1", tid: str | None = None, at: int = T0, **kw: object) -> ThreadRecord:
