@@ -106,11 +106,7 @@ def create_app(
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     limits = Limits.from_settings(settings)
-    the_store: Store = store or SqliteStore(
-        os.path.join(settings.data_dir, "gateway.sqlite3"),
-        limits,
-        busy_timeout_s=settings.sqlite_busy_timeout_s,
-    )
+    the_store = store or default_store(settings, limits)
     the_cache = cache or default_cache(settings)
     registry = Registry(providers if providers is not None else default_providers(settings), aliases=aliases)
     turns = TurnService(
@@ -146,6 +142,7 @@ def create_app(
     )
     app.state.keyring = KeyRing(settings.api_keys)
     app.state.settings = settings
+    app.state.services = services
     return app
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,52 @@ from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
 from gateway.settings import Settings, load_settings
+from tests.services import RedisServer, ThreadedMongo
 
 KEY_A, ORG_A = "ak_test_alpha_0123456789", "org_alpha"
 KEY_B, ORG_B = "ak_test_beta_9876543210", "org_beta"
 API_KEYS = {KEY_A: ORG_A, KEY_B: ORG_B}
 
 
+# `make test` runs the HTTP suite twice: on the embedded default, then with GATEWAY_TEST_BACKEND=mongodb
+# (MongoDB through mongoeco's wire server or GATEWAY_TEST_MONGODB_URI, Redis through a private
+# redis-server or GATEWAY_TEST_REDIS_URL).
+BACKEND = os.environ.get("GATEWAY_TEST_BACKEND", "sqlite")
+_SERVICES: dict[str, str] = {}
+
+
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    return load_settings({}, data_dir=str(data_dir), api_keys=API_KEYS, **overrides)
+    backend: dict[str, Any] = {}
+    if BACKEND == "mongodb":
+        backend = {"mongodb_uri": _SERVICES["mongodb"], "redis_url": _SERVICES["redis"],
+                   "mongodb_database": f"gw_{uuid.uuid4().hex[:12]}"}
+    return load_settings({}, data_dir=str(data_dir), api_keys=API_KEYS, **{**backend, **overrides})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend_services() -> Iterator[None]:
+    if BACKEND != "mongodb":
+        yield
+        return
+    mongo = redis = None
+    if os.environ.get("GATEWAY_TEST_MONGODB_URI"):
+        _SERVICES["mongodb"] = os.environ["GATEWAY_TEST_MONGODB_URI"]
+    else:
+        mongo = ThreadedMongo()
+        _SERVICES["mongodb"] = mongo.start()
+    if os.environ.get("GATEWAY_TEST_REDIS_URL"):
+        _SERVICES["redis"] = os.environ["GATEWAY_TEST_REDIS_URL"]
+    else:
+        redis = RedisServer()
+        redis.start()
+        _SERVICES["redis"] = redis.url
+    try:
+        yield
+    finally:
+        if redis is not None:
+            redis.stop()
+        if mongo is not None:
+            mongo.stop()
 
 
 @asynccontextmanager

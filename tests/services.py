@@ -86,3 +86,77 @@ def redis_url() -> Iterator[str]:
     finally:
         server.stop()
         shutil.rmtree(server.dir, ignore_errors=True)
+
+
+class ThreadedMongo:
+    """mongoeco's wire server on its own event loop thread, for a whole test session."""
+
+    def __init__(self, port: int = 0) -> None:
+        import asyncio
+        import threading
+
+        self._port = port
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="mongoeco", daemon=True)
+        self._server: AsyncMongoEcoProxyServer | None = None
+
+    def start(self) -> str:
+        import asyncio
+
+        self._thread.start()
+
+        async def boot() -> str:
+            self._server = AsyncMongoEcoProxyServer(port=self._port)
+            address = await self._server.start()
+            return address.uri
+
+        return asyncio.run_coroutine_threadsafe(boot(), self._loop).result(30)
+
+    def stop(self) -> None:
+        import asyncio
+
+        if self._server is not None:
+            asyncio.run_coroutine_threadsafe(self._server.close(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+_MONGO_MAIN = """
+import asyncio, sys
+from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
+
+async def main():
+    async with AsyncMongoEcoProxyServer(port=int(sys.argv[1])) as server:
+        print(server.address.uri, flush=True)
+        await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+class MongoProcess:
+    """mongoeco's wire server in a process of its own, so that a test can kill it like a real outage."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        import sys
+
+        self.proc = subprocess.Popen([sys.executable, "-c", _MONGO_MAIN, str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        uri = self.proc.stdout.readline().strip()
+        if not uri:
+            raise RuntimeError("mongoeco server did not start")
+        return uri
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.proc = None

@@ -1,0 +1,117 @@
+"""The Redis response cache against a real redis-server that the tests stop and start."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from litestar.testing import AsyncTestClient
+
+from gateway.records import ResponseRecord, Usage
+from gateway.store.redis_cache import RedisCache
+from gateway.threads import new_id, now_us
+from gateway.settings import load_settings
+from tests.conftest import API_KEYS, KEY_A, Api, ok, running
+from tests.services import RedisServer
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def record(org: str = "o1", ttl_us: int = 60_000_000) -> ResponseRecord:
+    at = now_us()
+    return ResponseRecord(org=org, id=new_id("resp"), model="echo", created_us=at, expires_us=at + ttl_us,
+                          thread_id=None, previous_response_id=None, output_message_id=new_id("msg"),
+                          output_text="hello", usage=Usage(input_tokens=1, output_tokens=2), context=())
+
+
+async def test_put_get_forget_and_namespacing(redis_server: RedisServer) -> None:
+    cache = RedisCache(redis_server.url)
+    r = record()
+    await cache.put(r)
+    assert await cache.get("o1", r.id) == r
+    assert await cache.get("o2", r.id) is None
+    await cache.forget("o1", [r.id])
+    assert await cache.get("o1", r.id) is None
+    assert await cache.status() == "ok"
+    await cache.close()
+
+
+async def test_entries_expire_with_the_response(redis_server: RedisServer) -> None:
+    import asyncio
+
+    cache = RedisCache(redis_server.url)
+    r = record(ttl_us=300_000)
+    await cache.put(r)
+    assert await cache.get("o1", r.id) == r
+    await asyncio.sleep(0.4)
+    assert await cache.get("o1", r.id) is None
+    await cache.close()
+
+
+async def test_a_dead_redis_is_a_fast_miss_and_degraded(redis_server: RedisServer) -> None:
+    import time
+
+    cache = RedisCache(redis_server.url, timeout_s=0.2, cooldown_s=0.2)
+    redis_server.stop()
+    started = time.monotonic()
+    assert await cache.get("o1", "resp_x") is None
+    await cache.put(record())
+    await cache.forget("o1", ["resp_y"])
+    assert time.monotonic() - started < 2
+    assert await cache.status() == "degraded"
+    redis_server.start()
+    assert await cache.status() == "ok"
+    r = record()
+    await cache.put(r)
+    assert await cache.get("o1", r.id) == r
+    await cache.close()
+
+
+@pytest.fixture
+async def gateway_on_redis(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[AsyncTestClient[Any]]:
+    settings = load_settings({}, data_dir=str(tmp_path), api_keys=API_KEYS, redis_url=redis_server.url,
+                             redis_timeout_s=0.2)
+    async with running(settings) as client:
+        yield client
+
+
+async def test_requests_succeed_while_redis_is_down_and_use_it_again_after(
+    gateway_on_redis: AsyncTestClient[Any], redis_server: RedisServer
+) -> None:
+    a = Api(gateway_on_redis, KEY_A)
+    direct = redis.Redis.from_url(redis_server.url)
+    r1 = ok(await a.say("Hello"))
+    ready = (await gateway_on_redis.get("/health/ready")).json()
+    assert ready["checks"]["cache"] == {"status": "ok", "backend": "redis"}
+
+    redis_server.stop()
+    r2 = ok(await a.post("/v1/model/response", json={"model": "echo", "previousResponseId": r1["id"],
+                                                     "inputs": [{"role": "user", "content": "more"}]}))
+    assert r2["output_text"].splitlines() == ["Hello", "more"]
+    r3 = ok(await a.say("again", thread=r1["thread_id"]))
+    assert r3["output_text"].splitlines() == ["Hello", "again"]
+    resp = await gateway_on_redis.get("/health/ready")
+    assert resp.status_code == 200
+    assert resp.json()["checks"]["cache"]["status"] == "degraded"
+    assert resp.json()["checks"]["store"]["status"] == "ok"
+
+    redis_server.start()
+    assert (await gateway_on_redis.get("/health/ready")).json()["checks"]["cache"]["status"] == "ok"
+    r4 = ok(await a.say("back"))
+    # The new response went to Redis again, under its organization's namespace.
+    assert direct.exists(f"gw:resp:org_alpha:{r4['id']}") == 1
+    direct.close()
+    r5 = ok(await a.post("/v1/model/response", json={"model": "echo", "previousResponseId": r4["id"],
+                                                     "inputs": [{"role": "user", "content": "x"}]}))
+    assert r5["output_text"].splitlines() == ["back", "x"]
