@@ -1,14 +1,14 @@
-"""Two gateway processes on one embedded store: concurrent turns on one thread through both."""
+"""Two gateway processes on one store (SQLite, MongoDB): concurrent turns on one thread through both."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,19 +16,14 @@ import httpx
 import pytest
 
 from tests.conftest import KEY_A, ORG_A, user
+from tests.services import MongoProcess, free_port
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _start(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+def _start(data_dir: Path, log: Path, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(GATEWAY_PORT=str(port), GATEWAY_DATA_DIR=str(data_dir), GATEWAY_API_KEYS=f"{KEY_A}={ORG_A}")
+    env.update(GATEWAY_PORT=str(port), GATEWAY_DATA_DIR=str(data_dir), GATEWAY_API_KEYS=f"{KEY_A}={ORG_A}",
+               **extra)
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway"],
@@ -54,9 +49,18 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     raise RuntimeError("gateway did not become ready")
 
 
-@pytest.fixture
-def two_gateways(tmp_path: Path) -> Iterator[list[str]]:
-    procs = [_start(tmp_path / "data", tmp_path / f"gw{i}.log") for i in range(2)]
+@pytest.fixture(params=["sqlite", "mongodb"])
+def two_gateways(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
+    extra: dict[str, str] = {}
+    mongo = None
+    if request.param == "mongodb":
+        if os.environ.get("GATEWAY_TEST_MONGODB_URI"):
+            extra["GATEWAY_MONGODB_URI"] = os.environ["GATEWAY_TEST_MONGODB_URI"]
+        else:
+            mongo = MongoProcess()
+            extra["GATEWAY_MONGODB_URI"] = mongo.start()
+        extra["GATEWAY_MONGODB_DATABASE"] = f"gw_{uuid.uuid4().hex[:8]}"
+    procs = [_start(tmp_path / "data", tmp_path / f"gw{i}.log", extra) for i in range(2)]
     try:
         for i, (proc, url) in enumerate(procs):
             _wait_ready(proc, url, tmp_path / f"gw{i}.log")
@@ -69,6 +73,8 @@ def two_gateways(tmp_path: Path) -> Iterator[list[str]]:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
+        if mongo is not None:
+            mongo.stop()
 
 
 async def test_concurrent_turns_through_two_processes_keep_every_pair_in_order(
