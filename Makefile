@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint format contract clean
+.PHONY: help install test-deps run test lint format contract clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -12,11 +12,15 @@ install: ## install uv when missing, then the locked dependencies into .venv
 	@command -v $(UV) >/dev/null 2>&1 && $(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
+test-deps: ## redis-server for the tests (Debian's package) when missing
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
 run: install ## serve the gateway (embedded SQLite, in-process cache, echo model) on GATEWAY_HOST:GATEWAY_PORT
 	$(UV) run --frozen --no-sync python -m gateway
 
-test: install ## run the whole test suite
+test: install test-deps ## the whole suite, then the HTTP suite again on MongoDB + Redis
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
+	GATEWAY_TEST_BACKEND=mongodb $(UV) run --frozen --no-sync pytest tests/e2e $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy (strict on gateway and providers)
 	$(UV) run --frozen --no-sync ruff check gateway providers tests
