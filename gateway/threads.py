@@ -23,7 +23,8 @@ from gateway.errors import (
 from gateway.records import State, ThreadPatch, ThreadRecord, Usage
 from gateway.settings import Settings
 
-THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}$")
+# \Z, not $: `$` would also accept a trailing newline.
+THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}\Z")
 _US = 1_000_000
 
 # Allowed moves; staying in the same state is always a no-op (SPEC §4.3).

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import msgspec
+import structlog
 
 from gateway import errors
 from gateway.context import BATCH, Budget, fit_history, fit_in_memory
@@ -32,6 +33,7 @@ from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.registry import Registry, Route
 
 SYSTEM_HISTORY_LIMIT = 256
+_log = structlog.get_logger("gateway.turns")
 
 
 class Prepared(msgspec.Struct, frozen=True, kw_only=True):
@@ -224,6 +226,12 @@ class TurnService:
             response = await self._save(p, completion)
         except errors.GatewayError as exc:
             yield Failed(exc)
+            return
+        except Exception:  # noqa: BLE001 - see below
+            # The answer has started (200 and `response.created` are sent): an unexpected failure
+            # can only end the stream with `response.failed`. Nothing was saved.
+            _log.exception("stream_failed")
+            yield Failed(errors.InternalError("The gateway failed to process the request."))
             return
         yield Completed(response)
 

@@ -173,7 +173,8 @@ def sse_events(raw: str) -> list[tuple[str, dict[str, Any]]]:
     import json
 
     events: list[tuple[str, dict[str, Any]]] = []
-    for block in raw.split("\n\n"):
+    # Litestar separates lines with CRLF; a client must accept CR, LF and CRLF alike.
+    for block in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n\n"):
         name, data = None, None
         for line in block.splitlines():
             if line.startswith("event:"):

@@ -14,6 +14,7 @@ from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from gateway.api.auth import check_organization
+from gateway.api.body import strict_json
 from gateway.api.context import envelope, request_id
 from gateway.api.services import Services
 from gateway.render import in_progress_object, response_object
@@ -70,7 +71,12 @@ class _EventStream(ServerSentEvent):
         return super().to_asgi_response(*args, **kwargs)
 
 
-@post("/model/response", status_code=200, summary="Answer the new turn of a conversation", responses=None)
+@post(
+    "/model/response",
+    status_code=200,
+    summary="Answer the new turn of a conversation",
+    before_request=strict_json(ResponseRequest),
+)
 async def create_response(
     request: Request[Any, Any, Any], data: JSONBody[ResponseRequest], services: NamedDependency[Services]
 ) -> ResponseObject | ServerSentEvent:

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from gateway.api.auth import check_organization
+from gateway.api.body import strict_json
 from gateway.api.services import Services
 from gateway.errors import ThreadNotFound, ValidationFailed
 from gateway.records import State, ThreadPatch
@@ -38,7 +39,12 @@ class ThreadController(Controller):
     path = "/threads"
     tags = ["threads"]
 
-    @post("/", status_code=201, summary="Create a thread")
+    @post(
+        "/",
+        status_code=201,
+        summary="Create a thread",
+        before_request=strict_json(ThreadCreate, optional=True),
+    )
     async def create_thread(
         self,
         request: Request[Any, Any, Any],
@@ -117,7 +123,11 @@ class ThreadController(Controller):
             raise ThreadNotFound(tid)
         return message_list(page.items, page.has_more)
 
-    @patch("/{thread_id:str}", summary="Change metadata, state or visibility")
+    @patch(
+        "/{thread_id:str}",
+        summary="Change metadata, state or visibility",
+        before_request=strict_json(ThreadUpdateBody),
+    )
     async def update_thread(
         self,
         request: Request[Any, Any, Any],
