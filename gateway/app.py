@@ -19,6 +19,7 @@ from gateway.api.health import health, ready
 from gateway.api.responses import create_response
 from gateway.api.services import Services
 from gateway.api.threads import ThreadController
+from gateway.calls import CallPolicy
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.store.base import Store
@@ -28,15 +29,47 @@ from gateway.store.redis_cache import RedisCache
 from gateway.store.sqlite import SqliteStore
 from gateway.threads import Limits, now_us
 from gateway.turns import TurnService
+from providers.anthropic import AnthropicProvider
 from providers.base import Provider
+from providers.config import ProviderConfig, load_config
 from providers.echo import EchoProvider
-from providers.registry import Registry
+from providers.openai import DEFAULT_CONTEXT_TOKENS, OpenAIProvider
+from providers.registry import KNOWN_PROVIDERS, Registry
 
 _log = structlog.get_logger("gateway")
 
 
-def default_providers(settings: Settings) -> dict[str, Provider]:
-    return {"echo": EchoProvider(settings.echo_context_tokens)}
+def default_providers(settings: Settings, config: ProviderConfig) -> dict[str, Provider]:
+    """Adapters for every provider that has a key: upstream hosts come only from configuration."""
+    attempt = settings.provider_attempt_timeout_s
+    providers: dict[str, Provider] = {"echo": EchoProvider(settings.echo_context_tokens)}
+    if settings.openai_api_key:
+        providers["openai"] = OpenAIProvider(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            attempt_timeout_s=attempt,
+            legacy_max_tokens=settings.openai_base_url is not None,
+        )
+    if settings.anthropic_api_key:
+        providers["anthropic"] = AnthropicProvider(
+            api_key=settings.anthropic_api_key,
+            base_url=settings.anthropic_base_url,
+            attempt_timeout_s=attempt,
+            default_max_tokens=settings.anthropic_max_tokens,
+        )
+    for name, endpoint in config.endpoints.items():
+        key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else "none"
+        if not key:
+            continue  # named but without its key: 503 PROVIDER_NOT_CONFIGURED
+        providers[name] = OpenAIProvider(
+            name=name,
+            api_key=key,
+            base_url=endpoint.base_url,
+            attempt_timeout_s=attempt,
+            legacy_max_tokens=endpoint.legacy_max_tokens,
+            default_context_tokens=endpoint.context_tokens or DEFAULT_CONTEXT_TOKENS,
+        )
+    return providers
 
 
 def default_store(settings: Settings, limits: Limits) -> Store:
@@ -100,18 +133,26 @@ def create_app(
     providers: Mapping[str, Provider] | None = None,
     cache: ResponseCache | None = None,
     aliases: Mapping[str, str] | None = None,
+    config: ProviderConfig | None = None,
     clock: Callable[[], int] = now_us,
 ) -> Litestar:
-    """Build the gateway. Tests pass their own store, providers, cache or clock."""
+    """Build the gateway. Tests pass their own store, providers, cache, config or clock."""
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     limits = Limits.from_settings(settings)
+    config = config or load_config(settings.config_file)
     the_store = store or default_store(settings, limits)
     the_cache = cache or default_cache(settings)
-    registry = Registry(providers if providers is not None else default_providers(settings), aliases=aliases)
-    turns = TurnService(
-        the_store, the_cache, registry, limits, provider_timeout_s=settings.provider_timeout_s, clock=clock
+    # The app closes only the adapters it made; adapters passed in belong to the caller.
+    owned = default_providers(settings, config) if providers is None else {}
+    registry = Registry(
+        providers if providers is not None else owned,
+        aliases={**config.aliases, **(aliases or {})},
+        fallbacks=config.fallbacks,
+        known=KNOWN_PROVIDERS | frozenset(config.endpoints),
     )
+    policy = CallPolicy(total_timeout_s=settings.provider_timeout_s, attempts=settings.provider_attempts)
+    turns = TurnService(the_store, the_cache, registry, limits, policy=policy, clock=clock)
 
     services = Services(store=the_store, cache=the_cache, limits=limits, turns=turns, clock=clock)
 
@@ -127,6 +168,8 @@ def create_app(
                 await purger
             await the_cache.close()
             await the_store.close()
+            for adapter in owned.values():
+                await adapter.aclose()
 
     v1 = Router(path="/v1", route_handlers=[ThreadController, create_response], guards=[authenticate])
     app = Litestar(

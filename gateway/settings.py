@@ -37,6 +37,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mongodb_pool_size: int = 100
     # auto: transactions when the server is a replica set or a sharded cluster.
     mongodb_transactions: str = "auto"
+    config_file: str | None = None
+    provider_attempt_timeout_s: float = 60.0
+    provider_attempts: int = 2
+    anthropic_max_tokens: int = 4096
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
     redis_url: str | None = None
     redis_timeout_s: float = 0.25
     redis_retries: int = 1
@@ -44,12 +52,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def __repr__(self) -> str:
         # Settings are printed in debugging sessions; keys must not be.
-        fields = {f: getattr(self, f) for f in self.__struct_fields__ if f != "api_keys"}
+        fields = {f: getattr(self, f) for f in self.__struct_fields__ if f not in _SECRET}
         fields["api_keys"] = f"<{len(self.api_keys)} keys>"
+        for name in _SECRET - {"api_keys"}:
+            fields[name] = "<set>" if getattr(self, name) else None
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
 
     __str__ = __repr__
 
+
+_SECRET = frozenset({"api_keys", "openai_api_key", "anthropic_api_key"})
 
 _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_HOST": ("host", str),
@@ -73,6 +85,14 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_MONGODB_TIMEOUT_S": ("mongodb_timeout_s", float),
     "GATEWAY_MONGODB_POOL_SIZE": ("mongodb_pool_size", int),
     "GATEWAY_MONGODB_TRANSACTIONS": ("mongodb_transactions", str),
+    "GATEWAY_CONFIG_FILE": ("config_file", str),
+    "GATEWAY_PROVIDER_ATTEMPT_TIMEOUT_S": ("provider_attempt_timeout_s", float),
+    "GATEWAY_PROVIDER_ATTEMPTS": ("provider_attempts", int),
+    "GATEWAY_ANTHROPIC_MAX_TOKENS": ("anthropic_max_tokens", int),
+    "OPENAI_API_KEY": ("openai_api_key", str),
+    "OPENAI_BASE_URL": ("openai_base_url", str),
+    "ANTHROPIC_API_KEY": ("anthropic_api_key", str),
+    "ANTHROPIC_BASE_URL": ("anthropic_base_url", str),
     "GATEWAY_REDIS_URL": ("redis_url", str),
     "GATEWAY_REDIS_TIMEOUT_S": ("redis_timeout_s", float),
     "GATEWAY_REDIS_RETRIES": ("redis_retries", int),
@@ -128,6 +148,15 @@ def _check(s: Settings) -> None:
         "provider_timeout_s",
         "purge_interval_s",
         "workers",
+        "mongodb_timeout_s",
+        "mongodb_pool_size",
+        "redis_timeout_s",
+        "redis_pool_size",
+        "provider_attempt_timeout_s",
+        "provider_attempts",
+        "anthropic_max_tokens",
+        "response_cache_size",
+        "sqlite_busy_timeout_s",
     )
     for name in positive:
         if getattr(s, name) <= 0:

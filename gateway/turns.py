@@ -6,14 +6,14 @@ even for a streaming request); `complete` and `stream` call the model and save t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import msgspec
 import structlog
 
-from gateway import errors
+from gateway import calls, errors
+from gateway.calls import CallPolicy
 from gateway.context import BATCH, Budget, fit_history, fit_in_memory
 from gateway.records import MessageRecord, ResponseRecord, State, ThreadRecord, Usage
 from gateway.schemas import ResponseRequest, ThreadRef
@@ -41,7 +41,7 @@ class Prepared(msgspec.Struct, frozen=True, kw_only=True):
 
     org: str
     model: str
-    route: Route
+    routes: tuple[Route, ...]
     request: ModelRequest
     inputs: tuple[ChatMessage, ...]
     # What the model sees, without this request's instructions: saved with the response.
@@ -103,14 +103,14 @@ class TurnService:
         registry: Registry,
         limits: Limits,
         *,
-        provider_timeout_s: float,
+        policy: CallPolicy,
         clock: Callable[[], int] = now_us,
     ) -> None:
         self._store = store
         self._cache = cache
         self._registry = registry
         self._limits = limits
-        self._timeout_s = provider_timeout_s
+        self._policy = policy
         self._clock = clock
 
     # -- before the model -----------------------------------------------------------------------
@@ -118,11 +118,13 @@ class TurnService:
     async def prepare(self, org: str, req: ResponseRequest) -> Prepared:
         thread_ref, thread_id = _thread_target(req)
         with provider_errors():
-            route = self._registry.route(req.model)
+            routes = self._registry.chain(req.model)
+        route = routes[0]
         provider = route.provider
         inputs = tuple(ChatMessage(i.role, i.text_values()) for i in req.inputs)
         instructions = (ChatMessage("system", (req.instructions,)),) if req.instructions else ()
-        window = provider.context_window(route.model) - (req.max_output_tokens or 0)
+        # The context must fit every model a fallback may hand it to.
+        window = min(r.provider.context_window(r.model) for r in routes) - (req.max_output_tokens or 0)
         budget = Budget(max(window, 0), instructions + inputs, provider.count_tokens)
         at = self._clock()
         create: ThreadRecord | None = None
@@ -158,7 +160,7 @@ class TurnService:
         return Prepared(
             org=org,
             model=req.model,
-            route=route,
+            routes=tuple(routes),
             request=request,
             inputs=inputs,
             context=context,
@@ -203,8 +205,7 @@ class TurnService:
 
     async def complete(self, p: Prepared) -> ResponseRecord:
         with provider_errors():
-            async with asyncio.timeout(self._timeout_s):
-                completion = await p.route.provider.complete(p.request)
+            completion = await calls.complete(p.routes, p.request, self._policy)
         return await self._save(p, completion)
 
     async def stream(self, p: Prepared) -> AsyncIterator[StreamEvent]:
@@ -213,13 +214,12 @@ class TurnService:
         try:
             completion: Completion | None = None
             with provider_errors():
-                async with asyncio.timeout(self._timeout_s):
-                    async for item in p.route.provider.stream(p.request):
-                        if isinstance(item, TextDelta):
-                            if item.text:
-                                yield Delta(item.text)
-                        else:
-                            completion = item
+                async for item in calls.stream(p.routes, p.request, self._policy):
+                    if isinstance(item, TextDelta):
+                        if item.text:
+                            yield Delta(item.text)
+                    else:
+                        completion = item
             if completion is None:
                 raise errors.ProviderFailed("The provider's stream ended without a result.")
             yield Done(completion.text)

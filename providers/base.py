@@ -60,3 +60,6 @@ class Provider(Protocol):
     async def complete(self, request: ModelRequest) -> Completion: ...
 
     def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]: ...
+
+    async def aclose(self) -> None:
+        """Release the adapter's HTTP client (called from the app's lifespan)."""

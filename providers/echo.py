@@ -39,3 +39,6 @@ class EchoProvider:
         for i, line in enumerate(lines):
             yield TextDelta(line + ("\n" if i < len(lines) - 1 else ""))
         yield self._completion(request, "\n".join(lines))
+
+    async def aclose(self) -> None:
+        return None

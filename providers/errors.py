@@ -27,14 +27,29 @@ class UpstreamRateLimited(ProviderError):
 
 
 class UpstreamTimeout(ProviderError):
+    """The upstream did not answer within one attempt's time; worth another try."""
+
+    retryable = True
+
     def __init__(self, provider: str) -> None:
         super().__init__(f"Provider '{provider}' did not answer in time.")
         self.provider = provider
 
 
 class UpstreamFailed(ProviderError):
-    def __init__(self, provider: str, status: int | None = None) -> None:
+    """The upstream answered with an error, or the connection broke.
+
+    `retryable`: a server error (5xx), a 408 or a broken connection may succeed on another try or
+    another provider; a 4xx says the request itself is refused and would be refused again.
+    """
+
+    def __init__(self, provider: str, status: int | None = None, *, retryable: bool = False) -> None:
         detail = f" (upstream status {status})" if status else ""
         super().__init__(f"Provider '{provider}' failed{detail}.")
         self.provider = provider
         self.status = status
+        self.retryable = retryable
+
+
+def retryable_status(status: int) -> bool:
+    return status >= 500 or status in (408, 409)

@@ -8,7 +8,7 @@ is a different answer from an unknown model.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
@@ -38,11 +38,28 @@ class Registry:
         providers: Mapping[str, Provider],
         *,
         aliases: Mapping[str, str] | None = None,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
         known: frozenset[str] = KNOWN_PROVIDERS,
     ) -> None:
         self._providers = dict(providers)
         self._aliases = dict(aliases or {})
+        self._fallbacks = {k: tuple(v) for k, v in (fallbacks or {}).items()}
         self._known = known | frozenset(self._providers)
+
+    def chain(self, model: str) -> list[Route]:
+        """The model's route, then its configured fallbacks (those that can be served).
+
+        The model itself must be servable; a fallback that is unknown or has no key is skipped.
+        """
+        first = self.route(model)
+        names = self._fallbacks.get(model) or self._fallbacks.get(self._aliases.get(model, model), ())
+        routes = [first]
+        for name in names:
+            try:
+                routes.append(self.route(name))
+            except (UnknownModel, NotConfigured):
+                continue
+        return routes
 
     def route(self, model: str) -> Route:
         """Raise `UnknownModel` or `NotConfigured` when the name cannot be served."""

@@ -1,0 +1,134 @@
+"""Anthropic Messages through the official SDK."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+from anthropic import AsyncAnthropic
+
+from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
+from providers.errors import (
+    ProviderError,
+    UpstreamFailed,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    retryable_status,
+)
+
+DEFAULT_CONTEXT_TOKENS = 200_000
+DEFAULT_MAX_TOKENS = 4096
+# Anthropic requires the conversation to start with a user turn.
+OPENING = "(The conversation so far follows.)"
+
+
+def map_error(name: str, exc: Exception) -> ProviderError:
+    """SDK exceptions to adapter errors, by type and status only (never by message text)."""
+    if isinstance(exc, anthropic.RateLimitError):
+        return UpstreamRateLimited(name, exc.response.headers.get("retry-after"))
+    if isinstance(exc, anthropic.APITimeoutError):
+        return UpstreamTimeout(name)
+    if isinstance(exc, anthropic.APIStatusError):
+        # 529 "overloaded" is a server error like any 5xx.
+        return UpstreamFailed(name, exc.status_code, retryable=retryable_status(exc.status_code))
+    return UpstreamFailed(name, retryable=True)
+
+
+def to_messages(request: ModelRequest) -> tuple[str | None, list[dict[str, Any]]]:
+    """System messages become the system prompt; consecutive same-role messages are merged."""
+    system = [t for m in request.messages if m.role == "system" for t in m.texts]
+    turns: list[dict[str, Any]] = []
+    for m in request.messages:
+        if m.role == "system":
+            continue
+        blocks = [{"type": "text", "text": t} for t in m.texts]
+        if turns and turns[-1]["role"] == m.role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": m.role, "content": blocks})
+    if turns and turns[0]["role"] == "assistant":
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": OPENING}]})
+    return ("\n\n".join(system) if system else None), turns
+
+
+class AnthropicProvider:
+    """Anthropic's Messages API. SDK retries are off (see `gateway.calls`)."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "anthropic",
+        api_key: str,
+        base_url: str | None = None,
+        attempt_timeout_s: float = 60.0,
+        default_max_tokens: int = DEFAULT_MAX_TOKENS,
+        context_tokens: dict[str, int] | None = None,
+        default_context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+    ) -> None:
+        self.name = name
+        self._client = AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=attempt_timeout_s
+        )
+        self._max_tokens = default_max_tokens
+        self._windows = dict(context_tokens or {})
+        self._default_window = default_context_tokens
+
+    def context_window(self, model: str) -> int:
+        return self._windows.get(model, self._default_window)
+
+    def count_tokens(self, message: ChatMessage) -> int:
+        return math.ceil(message.chars / 4) + 4
+
+    def _params(self, request: ModelRequest) -> dict[str, Any]:
+        system, messages = to_messages(request)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "max_tokens": request.max_output_tokens or self._max_tokens,
+        }
+        if system is not None:
+            params["system"] = system
+        if request.temperature is not None:
+            # Anthropic's range is 0..1; the gateway's is OpenAI's 0..2.
+            params["temperature"] = min(request.temperature, 1.0)
+        if request.top_p is not None:
+            params["top_p"] = request.top_p
+        return params
+
+    async def complete(self, request: ModelRequest) -> Completion:
+        try:
+            result = await self._client.messages.create(**self._params(request))
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped by type
+            raise map_error(self.name, exc) from None
+        text = "".join(block.text for block in result.content if block.type == "text")
+        return Completion(
+            text=text, input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens
+        )
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]:
+        parts: list[str] = []
+        input_tokens = output_tokens = 0
+        try:
+            stream = await self._client.messages.create(**self._params(request), stream=True)
+            try:
+                async for event in stream:
+                    if event.type == "message_start":
+                        input_tokens = event.message.usage.input_tokens
+                        output_tokens = event.message.usage.output_tokens
+                    elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        parts.append(event.delta.text)
+                        yield TextDelta(event.delta.text)
+                    elif event.type == "message_delta":
+                        output_tokens = event.usage.output_tokens
+            finally:
+                await stream.close()
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped by type
+            raise map_error(self.name, exc) from None
+        yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,138 @@
+"""OpenAI Chat Completions through the official SDK; also any OpenAI-compatible server
+(vLLM, Ollama, LM Studio, ...) through a base URL from server configuration."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
+from providers.errors import (
+    ProviderError,
+    UpstreamFailed,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    retryable_status,
+)
+
+DEFAULT_CONTEXT_TOKENS = 128_000
+# Known windows; anything else gets the default (or the configured value).
+_WINDOWS = {
+    "gpt-4.1": 1_047_576,
+    "gpt-4.1-mini": 1_047_576,
+    "gpt-4.1-nano": 1_047_576,
+    "gpt-4o": 128_000,
+    "gpt-4o-mini": 128_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+}
+
+
+def map_error(name: str, exc: Exception) -> ProviderError:
+    """SDK exceptions to adapter errors, by type and status only (never by message text)."""
+    if isinstance(exc, openai.RateLimitError):
+        return UpstreamRateLimited(name, exc.response.headers.get("retry-after"))
+    if isinstance(exc, openai.APITimeoutError):
+        return UpstreamTimeout(name)
+    if isinstance(exc, openai.APIStatusError):
+        return UpstreamFailed(name, exc.status_code, retryable=retryable_status(exc.status_code))
+    # Connection errors, broken streams, unreadable answers: the upstream failed us.
+    return UpstreamFailed(name, retryable=True)
+
+
+def _messages(request: ModelRequest) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": m.role,
+            "content": m.texts[0] if len(m.texts) == 1 else [{"type": "text", "text": t} for t in m.texts],
+        }
+        for m in request.messages
+    ]
+
+
+class OpenAIProvider:
+    """One OpenAI-compatible endpoint. The SDK's own retries are off: retries and fallbacks are
+    decided in one place (`gateway.calls`), so they never stack."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "openai",
+        api_key: str,
+        base_url: str | None = None,
+        attempt_timeout_s: float = 60.0,
+        context_tokens: dict[str, int] | None = None,
+        default_context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+        legacy_max_tokens: bool = False,
+    ) -> None:
+        self.name = name
+        self._client = AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=attempt_timeout_s
+        )
+        self._windows = {**_WINDOWS, **(context_tokens or {})}
+        self._default_window = default_context_tokens
+        # OpenAI's own API wants `max_completion_tokens`; most compatible servers know `max_tokens`.
+        self._max_tokens_field = "max_tokens" if legacy_max_tokens else "max_completion_tokens"
+
+    def context_window(self, model: str) -> int:
+        return self._windows.get(model, self._default_window)
+
+    def count_tokens(self, message: ChatMessage) -> int:
+        # An estimate (about four characters a token, plus the message's framing), used only to
+        # fit the history; `usage` always comes from the provider's own counts.
+        return math.ceil(message.chars / 4) + 4
+
+    def _params(self, request: ModelRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": request.model, "messages": _messages(request)}
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.top_p is not None:
+            params["top_p"] = request.top_p
+        if request.max_output_tokens is not None:
+            params[self._max_tokens_field] = request.max_output_tokens
+        return params
+
+    async def complete(self, request: ModelRequest) -> Completion:
+        try:
+            result = await self._client.chat.completions.create(**self._params(request))
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped by type
+            raise map_error(self.name, exc) from None
+        text = result.choices[0].message.content or "" if result.choices else ""
+        usage = result.usage
+        return Completion(
+            text=text,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+        )
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]:
+        parts: list[str] = []
+        input_tokens = output_tokens = 0
+        try:
+            stream = await self._client.chat.completions.create(
+                **self._params(request), stream=True, stream_options={"include_usage": True}
+            )
+            try:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        input_tokens = chunk.usage.prompt_tokens
+                        output_tokens = chunk.usage.completion_tokens
+                    for choice in chunk.choices:
+                        if choice.delta.content:
+                            parts.append(choice.delta.content)
+                            yield TextDelta(choice.delta.content)
+            finally:
+                # Also on cancellation (the client went away): the upstream request is closed.
+                await stream.close()
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped by type
+            raise map_error(self.name, exc) from None
+        yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,163 @@
+"""Concurrent turns on one thread (SPEC §3): nothing lost, duplicated or interleaved; limits hold.
+
+Litestar's `AsyncTestClient` runs each request to completion on a portal thread before the next
+starts, so `asyncio.gather` over it is sequential. These tests serve the app through
+`httpx.ASGITransport` in the test's own event loop (lifespan driven by hand), and assert that the
+provider really had several calls in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.app import create_app
+from providers.base import Completion, ModelRequest, TextDelta
+from providers.echo import EchoProvider
+from tests.conftest import KEY_A, Api, err, make_settings, ok, uid
+
+
+class JitterEcho(EchoProvider):
+    """Echo that sleeps a random few milliseconds, to interleave concurrent turns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.peak = 0
+
+    async def complete(self, request: ModelRequest) -> Completion:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(random.uniform(0.001, 0.015))
+            return await super().complete(request)
+        finally:
+            self.in_flight -= 1
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]:
+        completion = await self.complete(request)
+        yield TextDelta(completion.text)
+        yield completion
+
+
+@asynccontextmanager
+async def concurrent_gateway(tmp_path: Path, provider: JitterEcho, **overrides: Any) -> AsyncIterator[Api]:
+    app = create_app(make_settings(tmp_path, **overrides), providers={"echo": provider})
+    to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+    lifespan = asyncio.create_task(app(scope, to_app.get, from_app.put))  # type: ignore[arg-type]
+    await to_app.put({"type": "lifespan.startup"})
+    started = await asyncio.wait_for(from_app.get(), 10)
+    assert started["type"] == "lifespan.startup.complete", started
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Api(client, KEY_A)  # type: ignore[arg-type]
+    finally:
+        await to_app.put({"type": "lifespan.shutdown"})
+        stopped = await asyncio.wait_for(from_app.get(), 10)
+        assert stopped["type"] == "lifespan.shutdown.complete", stopped
+        await lifespan
+
+
+def check_turns_are_whole(messages: list[dict[str, Any]], responses: list[dict[str, Any]]) -> None:
+    """Each turn's user message is immediately followed by its answer, every turn exactly once."""
+    by_id = {r["id"]: r for r in responses}
+    assert len(messages) == 2 * len(responses)
+    seen: list[str] = []
+    for question, answer in zip(messages[::2], messages[1::2], strict=True):
+        assert (question["role"], answer["role"]) == ("user", "assistant")
+        rid = question["response_id"]
+        assert answer["response_id"] == rid
+        assert rid in by_id
+        assert answer["texts"] == [{"text": by_id[rid]["output_text"]}]
+        # Echo answers end with the turn's own input.
+        assert by_id[rid]["output_text"].splitlines()[-1] == question["texts"][0]["text"]
+        seen.append(rid)
+    assert sorted(seen) == sorted(by_id)
+    ids = [m["id"] for m in messages]
+    assert len(set(ids)) == len(ids)
+
+
+async def test_concurrent_turns_on_one_thread_are_all_saved_whole_and_in_pairs(tmp_path: Path) -> None:
+    provider = JitterEcho()
+    async with concurrent_gateway(tmp_path, provider) as a:
+        tid = uid()
+        r = await a.post("/v1/threads", json={"id": tid})
+        assert r.status_code == 201, r.text
+        sent = [f"question-{i:02d}" for i in range(24)]
+        results = await asyncio.gather(*(a.say(text, thread=tid) for text in sent))
+        responses = [ok(r) for r in results]
+        assert provider.peak > 1, "the turns did not run concurrently"
+        messages = await a.messages(tid)
+        assert len(messages) == 48
+        assert sorted(m["texts"][0]["text"] for m in messages if m["role"] == "user") == sent
+        check_turns_are_whole(messages, responses)
+        thread = ok(await a.thread(tid))
+        assert thread["message_count"] == 48
+        assert thread["usage"] == {
+            "input_tokens": sum(r["usage"]["input_tokens"] for r in responses),
+            "output_tokens": sum(r["usage"]["output_tokens"] for r in responses),
+        }
+
+
+async def test_concurrent_first_turns_on_a_new_id_create_one_thread(tmp_path: Path) -> None:
+    provider = JitterEcho()
+    async with concurrent_gateway(tmp_path, provider) as a:
+        tid = uid()
+        sent = [f"first-{i:02d}" for i in range(16)]
+        responses = [ok(r) for r in await asyncio.gather(*(a.say(t, thread=tid) for t in sent))]
+        assert provider.peak > 1
+        assert {r["thread_id"] for r in responses} == {tid}
+        messages = await a.messages(tid)
+        check_turns_are_whole(messages, responses)
+        assert ok(await a.thread(tid))["message_count"] == 32
+        assert [t["id"] for t in ok(await a.get("/v1/threads"))["data"]] == [tid]
+
+
+async def test_concurrent_streamed_turns_are_saved_whole(tmp_path: Path) -> None:
+    provider = JitterEcho()
+    async with concurrent_gateway(tmp_path, provider) as a:
+        tid = uid()
+        ok(await a.say("seed", thread=tid))
+        bodies = [
+            {
+                "model": "echo",
+                "inputs": [{"role": "user", "content": f"s-{i}"}],
+                "thread": tid,
+                "stream": True,
+            }
+            for i in range(10)
+        ]
+        results = await asyncio.gather(*(a.post("/v1/model/response", json=b) for b in bodies))
+        assert all(r.status_code == 200 and "response.completed" in r.text for r in results)
+        messages = await a.messages(tid)
+        assert len(messages) == 22
+        pairs = list(zip(messages[2::2], messages[3::2], strict=True))
+        assert all(q["response_id"] == ans["response_id"] for q, ans in pairs)
+        assert sorted(q["texts"][0]["text"] for q, _ in pairs) == sorted(f"s-{i}" for i in range(10))
+
+
+async def test_message_limit_holds_under_concurrency(tmp_path: Path) -> None:
+    provider = JitterEcho()
+    async with concurrent_gateway(tmp_path, provider, max_messages_per_thread=10) as a:
+        tid = uid()
+        r = await a.post("/v1/threads", json={"id": tid})
+        assert r.status_code == 201, r.text
+        results = await asyncio.gather(*(a.say(f"q{i}", thread=tid) for i in range(12)))
+        assert provider.peak > 1
+        won = [ok(r) for r in results if r.status_code == 200]
+        lost = [r for r in results if r.status_code != 200]
+        assert len(won) == 5
+        assert len(lost) == 7
+        for r in lost:
+            err(r, 409, "THREAD_MESSAGE_LIMIT")
+        assert ok(await a.thread(tid))["message_count"] == 10
+        check_turns_are_whole(await a.messages(tid), won)
