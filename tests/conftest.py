@@ -32,8 +32,11 @@ _SERVICES: dict[str, str] = {}
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     backend: dict[str, Any] = {}
     if BACKEND == "mongodb":
-        backend = {"mongodb_uri": _SERVICES["mongodb"], "redis_url": _SERVICES["redis"],
-                   "mongodb_database": f"gw_{uuid.uuid4().hex[:12]}"}
+        backend = {
+            "mongodb_uri": _SERVICES["mongodb"],
+            "redis_url": _SERVICES["redis"],
+            "mongodb_database": f"gw_{uuid.uuid4().hex[:12]}",
+        }
     return load_settings({}, data_dir=str(data_dir), api_keys=API_KEYS, **{**backend, **overrides})
 
 
@@ -69,6 +72,33 @@ async def running(settings: Settings, **app_kwargs: Any) -> AsyncIterator[AsyncT
     app = create_app(settings, **app_kwargs)
     async with AsyncTestClient(app=app) as client:
         yield client
+
+
+@asynccontextmanager
+async def in_this_loop(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan by hand in the test's own event loop and hand out a client on it.
+
+    `AsyncTestClient` serves the app from a loop of its own and one request at a time; tests that
+    need true concurrency, or that drive the ASGI app directly, use this instead.
+    """
+    import asyncio
+
+    to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+    lifespan = asyncio.create_task(app(scope, to_app.get, from_app.put))
+    await to_app.put({"type": "lifespan.startup"})
+    started = await asyncio.wait_for(from_app.get(), 30)
+    assert started["type"] == "lifespan.startup.complete", started
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    finally:
+        await to_app.put({"type": "lifespan.shutdown"})
+        stopped = await asyncio.wait_for(from_app.get(), 30)
+        assert stopped["type"] == "lifespan.shutdown.complete", stopped
+        await lifespan
 
 
 @pytest.fixture

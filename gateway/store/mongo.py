@@ -153,27 +153,42 @@ class MongoStore:
         self._limits = limits
         self._transactions_setting = transactions
         self._use_transactions = False
-        ms = int(timeout_s * 1000)
-        self._client: AsyncMongoClient[Doc] = AsyncMongoClient(
-            uri,
+        self._uri = uri
+        self._database = database
+        self._timeout_ms = int(timeout_s * 1000)
+        self._pool_size = pool_size
+        self._client: AsyncMongoClient[Doc] | None = None
+
+    def _connect(self) -> None:
+        """Make the client. Called from `open`, inside the app's lifespan: the async client binds
+        itself to the event loop it first runs on."""
+        ms = self._timeout_ms
+        self._client = AsyncMongoClient(
+            self._uri,
             serverSelectionTimeoutMS=ms,
             connectTimeoutMS=ms,
             socketTimeoutMS=ms,
             timeoutMS=ms,
-            maxPoolSize=pool_size,
+            maxPoolSize=self._pool_size,
             retryWrites=True,
             tz_aware=True,
-            connect=False,
         )
-        db = self._client[database]
+        db = self._client[self._database]
         self._threads = db["threads"]
         self._messages = db["messages"]
         self._responses = db["responses"]
+
+    @property
+    def client(self) -> AsyncMongoClient[Doc]:
+        if self._client is None:
+            raise StoreUnavailable("The thread store is not open.")
+        return self._client
 
     # -- plumbing -------------------------------------------------------------------------------
 
     @_unavailable
     async def open(self) -> None:
+        self._connect()
         await self._threads.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
         await self._threads.create_index(
             [
@@ -195,7 +210,7 @@ class MongoStore:
         await self._responses.create_index([("org", ASCENDING), ("thread_id", ASCENDING)])
         await self._responses.create_index("expires_at", expireAfterSeconds=0)
         if self._transactions_setting == "auto":
-            hello = await self._client.admin.command("hello")
+            hello = await self.client.admin.command("hello")
             self._use_transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
         else:
             self._use_transactions = self._transactions_setting == "on"
@@ -205,11 +220,13 @@ class MongoStore:
         return self._use_transactions
 
     async def close(self) -> None:
-        await self._client.close()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     @_unavailable
     async def ping(self) -> None:
-        await self._client.admin.command("ping")
+        await self.client.admin.command("ping")
 
     async def _atomic[T](self, fn: Callable[[Session], Awaitable[T]]) -> T | None:
         """Run `fn` in a transaction when the server has them, else as the versioned scheme alone.
@@ -218,7 +235,7 @@ class MongoStore:
         """
         if not self._use_transactions:
             return await fn(None)
-        async with self._client.start_session() as session:
+        async with self.client.start_session() as session:
             try:
                 result: T = await session.with_transaction(fn)
             except OperationFailure as exc:

@@ -12,7 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.conftest import KEY_A, Api, err, make_settings, ok, running, uid, user
+from gateway.app import create_app
+from tests.conftest import KEY_A, Api, err, in_this_loop, make_settings, ok, running, uid, user
 
 # One app for the whole module (building one per case would dominate the run time); each test
 # compares the organization's threads before and after instead of expecting an empty store.
@@ -509,15 +510,16 @@ async def _raw_asgi_post(
 async def test_small_body_limit_applies_to_chunked_bodies_without_content_length(tmp_path: Path) -> None:
     chunks = [b'{"model": "echo", "inputs": [{"role": "user", "content": "', *([b"w" * 500] * 10), b'"}]}']
     headers = [(b"x-api-key", KEY_A.encode()), (b"content-type", b"application/json")]
-    async with running(make_settings(tmp_path, max_body_bytes=2048)) as client:
-        status, got_headers, payload = await _raw_asgi_post(client.app, TURN, chunks, headers)
+    app = create_app(make_settings(tmp_path, max_body_bytes=2048))
+    async with in_this_loop(app) as client:
+        status, got_headers, payload = await _raw_asgi_post(app, TURN, chunks, headers)
         assert status == 413, payload[:300]
         error = json.loads(payload)["error"]
         assert error["code"] == "PAYLOAD_TOO_LARGE"
         assert error["trace_id"] == got_headers[b"x-request-id"].decode()
         # The same body in small pieces under the limit is accepted the same way.
         status, _, payload = await _raw_asgi_post(
-            client.app,
+            app,
             TURN,
             [b'{"model": "echo", ', b'"inputs": [{"role": "user", "content": "ok"}]}'],
             headers,

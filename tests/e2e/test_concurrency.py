@@ -15,12 +15,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from gateway.app import create_app
 from providers.base import Completion, ModelRequest, TextDelta
 from providers.echo import EchoProvider
-from tests.conftest import KEY_A, Api, err, make_settings, ok, uid
+from tests.conftest import KEY_A, Api, err, in_this_loop, make_settings, ok, uid
 
 
 class JitterEcho(EchoProvider):
@@ -49,22 +47,8 @@ class JitterEcho(EchoProvider):
 @asynccontextmanager
 async def concurrent_gateway(tmp_path: Path, provider: JitterEcho, **overrides: Any) -> AsyncIterator[Api]:
     app = create_app(make_settings(tmp_path, **overrides), providers={"echo": provider})
-    to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
-    lifespan = asyncio.create_task(app(scope, to_app.get, from_app.put))  # type: ignore[arg-type]
-    await to_app.put({"type": "lifespan.startup"})
-    started = await asyncio.wait_for(from_app.get(), 10)
-    assert started["type"] == "lifespan.startup.complete", started
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client, KEY_A)  # type: ignore[arg-type]
-    finally:
-        await to_app.put({"type": "lifespan.shutdown"})
-        stopped = await asyncio.wait_for(from_app.get(), 10)
-        assert stopped["type"] == "lifespan.shutdown.complete", stopped
-        await lifespan
+    async with in_this_loop(app) as client:
+        yield Api(client, KEY_A)  # type: ignore[arg-type]
 
 
 def check_turns_are_whole(messages: list[dict[str, Any]], responses: list[dict[str, Any]]) -> None:

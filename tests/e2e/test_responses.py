@@ -17,7 +17,7 @@ import pytest
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.echo import EchoProvider
 from providers.errors import UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
-from tests.conftest import KEY_A, KEY_B, Api, err, make_settings, ok, running, uid, user
+from tests.conftest import BACKEND, KEY_A, KEY_B, Api, err, make_settings, ok, running, uid, user
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -690,6 +690,9 @@ async def _until(check: Callable[[], bool], within_s: float = 5.0) -> bool:
     return check()
 
 
+@pytest.mark.skipif(
+    BACKEND != "sqlite", reason="reads the SQLite file; MongoDB's purge is in the store contract suite"
+)
 async def test_background_purge_removes_expired_threads_and_responses(tmp_path: Path) -> None:
     clock = FakeClock()
     db = tmp_path / "gateway.sqlite3"

@@ -13,8 +13,9 @@ from tests.services import MongoProcess
 async def test_store_outage_answers_503_quickly_and_recovers(tmp_path: Path) -> None:
     mongo = MongoProcess()
     uri = mongo.start()
-    settings = load_settings({}, data_dir=str(tmp_path), api_keys=API_KEYS, mongodb_uri=uri,
-                             mongodb_timeout_s=0.5)
+    settings = load_settings(
+        {}, data_dir=str(tmp_path), api_keys=API_KEYS, mongodb_uri=uri, mongodb_timeout_s=0.5
+    )
     try:
         async with running(settings) as client:
             a = Api(client, KEY_A)

@@ -22,8 +22,9 @@ from tests.services import MongoProcess, free_port
 def _start(data_dir: Path, log: Path, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(GATEWAY_PORT=str(port), GATEWAY_DATA_DIR=str(data_dir), GATEWAY_API_KEYS=f"{KEY_A}={ORG_A}",
-               **extra)
+    env.update(
+        GATEWAY_PORT=str(port), GATEWAY_DATA_DIR=str(data_dir), GATEWAY_API_KEYS=f"{KEY_A}={ORG_A}", **extra
+    )
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway"],

@@ -11,9 +11,9 @@ import redis
 from litestar.testing import AsyncTestClient
 
 from gateway.records import ResponseRecord, Usage
+from gateway.settings import load_settings
 from gateway.store.redis_cache import RedisCache
 from gateway.threads import new_id, now_us
-from gateway.settings import load_settings
 from tests.conftest import API_KEYS, KEY_A, Api, ok, running
 from tests.services import RedisServer
 
@@ -30,9 +30,19 @@ def redis_server() -> Iterator[RedisServer]:
 
 def record(org: str = "o1", ttl_us: int = 60_000_000) -> ResponseRecord:
     at = now_us()
-    return ResponseRecord(org=org, id=new_id("resp"), model="echo", created_us=at, expires_us=at + ttl_us,
-                          thread_id=None, previous_response_id=None, output_message_id=new_id("msg"),
-                          output_text="hello", usage=Usage(input_tokens=1, output_tokens=2), context=())
+    return ResponseRecord(
+        org=org,
+        id=new_id("resp"),
+        model="echo",
+        created_us=at,
+        expires_us=at + ttl_us,
+        thread_id=None,
+        previous_response_id=None,
+        output_message_id=new_id("msg"),
+        output_text="hello",
+        usage=Usage(input_tokens=1, output_tokens=2),
+        context=(),
+    )
 
 
 async def test_put_get_forget_and_namespacing(redis_server: RedisServer) -> None:
@@ -80,8 +90,9 @@ async def test_a_dead_redis_is_a_fast_miss_and_degraded(redis_server: RedisServe
 
 @pytest.fixture
 async def gateway_on_redis(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[AsyncTestClient[Any]]:
-    settings = load_settings({}, data_dir=str(tmp_path), api_keys=API_KEYS, redis_url=redis_server.url,
-                             redis_timeout_s=0.2)
+    settings = load_settings(
+        {}, data_dir=str(tmp_path), api_keys=API_KEYS, redis_url=redis_server.url, redis_timeout_s=0.2
+    )
     async with running(settings) as client:
         yield client
 
@@ -96,8 +107,16 @@ async def test_requests_succeed_while_redis_is_down_and_use_it_again_after(
     assert ready["checks"]["cache"] == {"status": "ok", "backend": "redis"}
 
     redis_server.stop()
-    r2 = ok(await a.post("/v1/model/response", json={"model": "echo", "previousResponseId": r1["id"],
-                                                     "inputs": [{"role": "user", "content": "more"}]}))
+    r2 = ok(
+        await a.post(
+            "/v1/model/response",
+            json={
+                "model": "echo",
+                "previousResponseId": r1["id"],
+                "inputs": [{"role": "user", "content": "more"}],
+            },
+        )
+    )
     assert r2["output_text"].splitlines() == ["Hello", "more"]
     r3 = ok(await a.say("again", thread=r1["thread_id"]))
     assert r3["output_text"].splitlines() == ["Hello", "again"]
@@ -112,6 +131,14 @@ async def test_requests_succeed_while_redis_is_down_and_use_it_again_after(
     # The new response went to Redis again, under its organization's namespace.
     assert direct.exists(f"gw:resp:org_alpha:{r4['id']}") == 1
     direct.close()
-    r5 = ok(await a.post("/v1/model/response", json={"model": "echo", "previousResponseId": r4["id"],
-                                                     "inputs": [{"role": "user", "content": "x"}]}))
+    r5 = ok(
+        await a.post(
+            "/v1/model/response",
+            json={
+                "model": "echo",
+                "previousResponseId": r4["id"],
+                "inputs": [{"role": "user", "content": "x"}],
+            },
+        )
+    )
     assert r5["output_text"].splitlines() == ["back", "x"]
