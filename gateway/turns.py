@@ -17,7 +17,7 @@ from gateway.calls import CallPolicy
 from gateway.context import BATCH, Budget, fit_history, fit_in_memory
 from gateway.records import MessageRecord, ResponseRecord, State, ThreadRecord, Usage
 from gateway.schemas import ResponseRequest, ThreadRef
-from gateway.store.base import Store
+from gateway.store.base import Store, TurnView
 from gateway.store.cache import ResponseCache
 from gateway.threads import (
     Limits,
@@ -135,9 +135,12 @@ class TurnService:
         else:
             if thread_id is None:
                 thread_id = new_id("thread")
-            thread = await self._store.get_thread(org, thread_id, at)
+            view = await self._store.turn_view(
+                org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=BATCH
+            )
+            thread = view.thread
             if thread is None:
-                if await self._store.is_tombstoned(org, thread_id, at):
+                if view.tombstoned:
                     raise errors.ThreadNotFound(thread_id)
                 metadata = thread_ref.metadata if thread_ref else None
                 create = new_thread(
@@ -148,7 +151,8 @@ class TurnService:
             else:
                 check_accepts_turn(thread)
                 check_message_limit(thread.message_count, len(inputs) + 1, self._limits, thread_id)
-                history = await self._thread_history(org, thread_id, budget)
+                history = await self._thread_history(org, thread_id, budget, view)
+
         context = (*history, *inputs)
         request = ModelRequest(
             model=route.model,
@@ -172,10 +176,14 @@ class TurnService:
             created_us=at,
         )
 
-    async def _thread_history(self, org: str, thread_id: str, budget: Budget) -> list[ChatMessage]:
-        system = await self._store.system_messages(org, thread_id, limit=SYSTEM_HISTORY_LIMIT)
+    async def _thread_history(
+        self, org: str, thread_id: str, budget: Budget, view: TurnView
+    ) -> list[ChatMessage]:
+        system = view.system
 
         async def fetch(last: MessageRecord | None) -> list[MessageRecord]:
+            if last is None:
+                return view.recent  # the first batch came with the view
             return await self._store.recent_messages(
                 org, thread_id, before_seq=None if last is None else last.seq, limit=BATCH
             )

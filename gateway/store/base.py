@@ -25,6 +25,15 @@ class PurgeReport(msgspec.Struct, frozen=True, kw_only=True):
     response_ids: tuple[tuple[str, str], ...] = ()
 
 
+class TurnView(msgspec.Struct, frozen=True, kw_only=True):
+    """What a turn needs to know of its thread before calling the model, read in one go."""
+
+    thread: ThreadRecord | None
+    tombstoned: bool = False
+    system: list[MessageRecord] = msgspec.field(default_factory=list)  # newest first
+    recent: list[MessageRecord] = msgspec.field(default_factory=list)  # non-system, newest first
+
+
 class CursorNotFound(Exception):
     """The `after` cursor names no item of the list."""
 
@@ -46,6 +55,12 @@ class Store(Protocol):
         """The live thread, or None. A thread found expired is purged and tombstoned here."""
 
     async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool: ...
+
+    async def turn_view(
+        self, org: str, thread_id: str, *, at_us: int, system_limit: int, recent_limit: int
+    ) -> TurnView:
+        """The live thread (or whether its id is tombstoned), its system messages and the first
+        batch of its history tail, in one round trip where the backend allows."""
 
     async def list_threads(
         self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int

@@ -35,7 +35,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from gateway.errors import StoreUnavailable, ThreadAlreadyExists, ThreadNotFound
 from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord
-from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate
+from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate, TurnView
 from gateway.threads import Limits, is_expired, tombstone_expires_us
 
 Doc = dict[str, Any]
@@ -325,6 +325,19 @@ class MongoStore:
     async def get_thread(self, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
         doc = await self._live(org, thread_id, at_us)
         return None if doc is None else _record(doc)
+
+    @_unavailable
+    async def turn_view(
+        self, org: str, thread_id: str, *, at_us: int, system_limit: int, recent_limit: int
+    ) -> TurnView:
+        doc = await self._live(org, thread_id, at_us)
+        if doc is None:
+            return TurnView(thread=None, tombstoned=await self.is_tombstoned(org, thread_id, at_us))
+        system, recent = await asyncio.gather(
+            self.system_messages(org, thread_id, limit=system_limit),
+            self.recent_messages(org, thread_id, before_seq=None, limit=recent_limit),
+        )
+        return TurnView(thread=_record(doc), system=system, recent=recent)
 
     @_unavailable
     async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool:

@@ -1,25 +1,23 @@
 """The embedded store: SQLite in WAL mode, safe across several worker processes.
 
-Every operation is one transaction run on the store's own thread (so the event loop never blocks).
-Writers take the database lock up front (`BEGIN IMMEDIATE`), which serializes concurrent turns on
-one thread across processes: sequence numbers, the message count and the limit are read and written
+Statements run off the event loop (see `sqlite_engine`: one writer thread with group commit, reader
+threads). Writers take the database lock up front (`BEGIN IMMEDIATE`), which serializes concurrent
+turns on one thread across processes: sequence numbers, the message count and the limit are read and written
 under that lock, and a raise inside the transaction rolls everything back.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from gateway.errors import GatewayError, StoreUnavailable, ThreadAlreadyExists, ThreadNotFound
+from gateway.errors import ThreadAlreadyExists, ThreadNotFound
 from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord
-from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate
+from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate, TurnView
+from gateway.store.sqlite_engine import SqliteEngine
 from gateway.threads import Limits, is_expired, tombstone_expires_us
 
 _SCHEMA = """
@@ -123,67 +121,17 @@ class SqliteStore:
     def __init__(
         self, path: str, limits: Limits, *, busy_timeout_s: float = 10.0, synchronous: str = "FULL"
     ) -> None:
-        self._path = path
         self._limits = limits
-        self._busy_timeout_ms = int(busy_timeout_s * 1000)
-        self._synchronous = synchronous
-        self._conn: sqlite3.Connection | None = None
-        # One thread owns the connection: operations run one at a time in this process, and
-        # SQLite's file lock orders them against other processes.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-
-    # -- plumbing -------------------------------------------------------------------------------
-
-    async def _run[T](self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, fn, *args)
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable("The thread store is unavailable.") from exc
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreUnavailable("The thread store is not open.")
-        return self._conn
-
-    def _write[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(db)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return result
-
-    def _open_sync(self) -> None:
-        directory = os.path.dirname(self._path)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute(f"PRAGMA synchronous = {self._synchronous}")
-        db.execute("PRAGMA foreign_keys = OFF")
-        # Several workers may start at once: the schema is created under the write lock.
-        db.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-        self._conn = db
+        self._engine = SqliteEngine(path, busy_timeout_ms=int(busy_timeout_s * 1000), synchronous=synchronous)
 
     async def open(self) -> None:
-        await self._run(self._open_sync)
+        await self._engine.open(_SCHEMA)
 
     async def close(self) -> None:
-        def _close() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await self._run(_close)
-        self._executor.shutdown(wait=True)
+        await self._engine.close()
 
     async def ping(self) -> None:
-        await self._run(lambda: self._db().execute("SELECT 1").fetchone())
+        await self._engine.read(lambda db: db.execute("SELECT 1").fetchone())
 
     # -- threads --------------------------------------------------------------------------------
 
@@ -233,26 +181,42 @@ class SqliteStore:
             )
             return thread
 
-        return await self._run(self._write, op)
+        return await self._engine.write(op)
 
     async def get_thread(self, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
-        def op() -> ThreadRecord | None:
-            db = self._db()
-            thread = self._load(db, org, thread_id)
-            if thread is not None and is_expired(thread, at_us):
-                return self._write(lambda w: self._live(w, org, thread_id, at_us))
-            return thread
+        thread = await self._engine.read(lambda db: self._load(db, org, thread_id))
+        if thread is not None and is_expired(thread, at_us):
+            return await self._engine.write(lambda db: self._live(db, org, thread_id, at_us))
+        return thread
 
-        return await self._run(op)
+    async def turn_view(
+        self, org: str, thread_id: str, *, at_us: int, system_limit: int, recent_limit: int
+    ) -> TurnView:
+        def op(db: sqlite3.Connection) -> TurnView:
+            thread = self._load(db, org, thread_id)
+            if thread is None:
+                return TurnView(thread=None, tombstoned=self._tombstoned(db, org, thread_id, at_us))
+            if is_expired(thread, at_us):
+                return TurnView(thread=thread)  # purged below, on the writer
+            return TurnView(
+                thread=thread,
+                system=self._system(db, org, thread_id, system_limit),
+                recent=self._recent(db, org, thread_id, None, recent_limit),
+            )
+
+        view = await self._engine.read(op)
+        if view.thread is not None and is_expired(view.thread, at_us):
+            await self._engine.write(lambda db: self._live(db, org, thread_id, at_us))
+            return TurnView(thread=None, tombstoned=True)
+        return view
 
     async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool:
-        return await self._run(lambda: self._tombstoned(self._db(), org, thread_id, at_us))
+        return await self._engine.read(lambda db: self._tombstoned(db, org, thread_id, at_us))
 
     async def list_threads(
         self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
     ) -> Page:
-        def op() -> Page:
-            db = self._db()
+        def op(db: sqlite3.Connection) -> Page:
             where = ["org = ?", "visible = ?", "expires_us > ?"]
             args: list[Any] = [org, int(visible), at_us]
             if state is not None:
@@ -273,7 +237,7 @@ class SqliteStore:
             ).fetchall()
             return Page(items=[_thread_of(r) for r in rows[:limit]], has_more=len(rows) > limit)
 
-        return await self._run(op)
+        return await self._engine.read(op)
 
     async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate, at_us: int) -> ThreadRecord:
         def op(db: sqlite3.Connection) -> ThreadRecord:
@@ -285,26 +249,7 @@ class SqliteStore:
                 self._save_thread(db, changed)
             return changed
 
-        return await self._run(self._write_keeping_expiry, op)
-
-    def _write_keeping_expiry[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Like `_write`, but a rule's refusal still commits an expiry found on the way.
-
-        The operations run here raise a `GatewayError` only before they write anything of their
-        own, so the one write such a commit keeps is the purge of an expired thread.
-        """
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(db)
-        except GatewayError:
-            db.execute("COMMIT")
-            raise
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return result
+        return await self._engine.write(op, keep_on_refusal=True)
 
     def _save_thread(self, db: sqlite3.Connection, t: ThreadRecord) -> None:
         db.execute(
@@ -334,15 +279,14 @@ class SqliteStore:
                 return None
             return tuple(self._remove(db, thread))
 
-        return await self._run(self._write, op)
+        return await self._engine.write(op)
 
     # -- messages -------------------------------------------------------------------------------
 
     async def list_messages(
         self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
     ) -> Page | None:
-        def op() -> Page | None:
-            db = self._db()
+        def op(db: sqlite3.Connection) -> Page | None:
             row = db.execute(
                 "SELECT expires_us FROM threads WHERE org = ? AND id = ?", (org, thread_id)
             ).fetchone()
@@ -365,41 +309,33 @@ class SqliteStore:
             ).fetchall()
             return Page(items=[_message_of(r) for r in rows[:limit]], has_more=len(rows) > limit)
 
-        return await self._run(op)
+        return await self._engine.read(op)
+
+    def _recent(
+        self, db: sqlite3.Connection, org: str, thread_id: str, before_seq: int | None, limit: int
+    ) -> list[MessageRecord]:
+        rows = db.execute(
+            f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND seq < ? "
+            "AND role != 'system' ORDER BY seq DESC LIMIT ?",
+            (org, thread_id, before_seq if before_seq is not None else 2**62, limit),
+        ).fetchall()
+        return [_message_of(r) for r in rows]
+
+    def _system(self, db: sqlite3.Connection, org: str, thread_id: str, limit: int) -> list[MessageRecord]:
+        rows = db.execute(
+            f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND role = 'system' "
+            "ORDER BY seq DESC LIMIT ?",
+            (org, thread_id, limit),
+        ).fetchall()
+        return [_message_of(r) for r in rows]
 
     async def recent_messages(
         self, org: str, thread_id: str, *, before_seq: int | None, limit: int
     ) -> list[MessageRecord]:
-        bound = before_seq if before_seq is not None else 2**62
-
-        def op() -> list[MessageRecord]:
-            rows = (
-                self._db()
-                .execute(
-                    f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND seq < ? "
-                    "AND role != 'system' ORDER BY seq DESC LIMIT ?",
-                    (org, thread_id, bound, limit),
-                )
-                .fetchall()
-            )
-            return [_message_of(r) for r in rows]
-
-        return await self._run(op)
+        return await self._engine.read(lambda db: self._recent(db, org, thread_id, before_seq, limit))
 
     async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[MessageRecord]:
-        def op() -> list[MessageRecord]:
-            rows = (
-                self._db()
-                .execute(
-                    f"SELECT {_MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND role = 'system' "
-                    "ORDER BY seq DESC LIMIT ?",
-                    (org, thread_id, limit),
-                )
-                .fetchall()
-            )
-            return [_message_of(r) for r in rows]
-
-        return await self._run(op)
+        return await self._engine.read(lambda db: self._system(db, org, thread_id, limit))
 
     async def append_turn(
         self,
@@ -447,7 +383,7 @@ class SqliteStore:
             self._insert_response(db, response)
             return after
 
-        return await self._run(self._write_keeping_expiry, op)
+        return await self._engine.write(op, keep_on_refusal=True)
 
     # -- responses ------------------------------------------------------------------------------
 
@@ -458,25 +394,21 @@ class SqliteStore:
         )
 
     async def save_response(self, response: ResponseRecord) -> None:
-        await self._run(self._write, lambda db: self._insert_response(db, response))
+        await self._engine.write(lambda db: self._insert_response(db, response))
 
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
-        def op() -> ResponseRecord | None:
-            row = (
-                self._db()
-                .execute(
-                    "SELECT body FROM responses WHERE org = ? AND id = ? AND expires_us > ?",
-                    (org, response_id, at_us),
-                )
-                .fetchone()
-            )
+        def op(db: sqlite3.Connection) -> ResponseRecord | None:
+            row = db.execute(
+                "SELECT body FROM responses WHERE org = ? AND id = ? AND expires_us > ?",
+                (org, response_id, at_us),
+            ).fetchone()
             return None if row is None else _resp_decode(row[0])
 
-        return await self._run(op)
+        return await self._engine.read(op)
 
     # -- retention ------------------------------------------------------------------------------
 
-    def _purge_sync(self, at_us: int) -> PurgeReport:
+    async def purge_expired(self, at_us: int) -> PurgeReport:
         threads = responses = 0
         response_ids: list[tuple[str, str]] = []
         # Batches keep each write transaction short, so turns are not held up behind a purge.
@@ -490,7 +422,7 @@ class SqliteStore:
                     response_ids.extend((row[0], rid) for rid in self._remove(db, _thread_of(row)))
                 return len(rows)
 
-            n = self._write(batch)
+            n = await self._engine.write(batch)
             threads += n
             if n < _PURGE_BATCH:
                 break
@@ -504,16 +436,13 @@ class SqliteStore:
                 response_ids.extend((r[0], r[1]) for r in rows)
                 return len(rows)
 
-            n = self._write(resp_batch)
+            n = await self._engine.write(resp_batch)
             responses += n
             if n < _PURGE_BATCH:
                 break
-        tombstones = self._write(
+        tombstones = await self._engine.write(
             lambda db: db.execute("DELETE FROM tombstones WHERE expires_us <= ?", (at_us,)).rowcount
         )
         return PurgeReport(
             threads=threads, responses=responses, tombstones=tombstones, response_ids=tuple(response_ids)
         )
-
-    async def purge_expired(self, at_us: int) -> PurgeReport:
-        return await self._run(self._purge_sync, at_us)

@@ -1,0 +1,212 @@
+"""How the SQLite store runs its statements: one writer thread with group commit, reader threads.
+
+Writes: one thread owns the write connection. It takes every write waiting in its queue, runs each
+inside its own SAVEPOINT within one `BEGIN IMMEDIATE` transaction, commits once, and only then
+answers each caller. A write is acknowledged only after the commit that made it durable, so the
+promise is the same as one transaction each; the fsync is shared by all the turns of the batch.
+A write that fails (a rule refuses it) is rolled back to its savepoint without touching the others.
+Across processes, `BEGIN IMMEDIATE` takes SQLite's file lock, which orders the batches of all
+workers.
+
+Reads: WAL mode lets readers run beside the writer, so reads go to a small pool of threads with a
+connection each, and never wait behind a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from gateway.errors import GatewayError, StoreUnavailable
+
+_MAX_BATCH = 128
+
+
+class _Job:
+    __slots__ = ("fn", "future", "keep_on_refusal", "loop")
+
+    def __init__(
+        self, fn: Callable[[sqlite3.Connection], Any], keep_on_refusal: bool, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.fn = fn
+        self.keep_on_refusal = keep_on_refusal
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+
+def _deliver(job: _Job, result: Any, error: BaseException | None) -> None:
+    # RuntimeError: the caller's event loop is closed, so nobody is waiting.
+    with contextlib.suppress(RuntimeError):
+        job.loop.call_soon_threadsafe(_settle, job.future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller went away (cancelled); the write stands, nobody to tell
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class SqliteEngine:
+    def __init__(self, path: str, *, busy_timeout_ms: int, synchronous: str, readers: int = 2) -> None:
+        self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._local = threading.local()
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-read")
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._open = False
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return db
+
+    # -- life -----------------------------------------------------------------------------------
+
+    async def open(self, schema: str) -> None:
+        directory = os.path.dirname(self._path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+
+        def run() -> None:
+            try:
+                db = self._connect()
+                # Several workers may start at once: the schema is made under the write lock.
+                db.executescript("BEGIN IMMEDIATE;" + schema + "COMMIT;")
+            except BaseException as exc:  # noqa: BLE001 - reported to `open`'s caller
+                loop.call_soon_threadsafe(_settle, ready, None, exc)
+                return
+            loop.call_soon_threadsafe(_settle, ready, None, None)
+            self._write_loop(db)
+
+        self._writer = threading.Thread(target=run, name="sqlite-write", daemon=True)
+        self._writer.start()
+        try:
+            await ready
+        except sqlite3.Error as exc:
+            raise StoreUnavailable("The thread store cannot be opened.") from exc
+        self._open = True
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        self._open = False
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for db in self._reader_conns:
+                db.close()
+            self._reader_conns.clear()
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+            with self._lock:
+                self._reader_conns.append(db)
+        return db
+
+    async def read[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if not self._open:
+            raise StoreUnavailable("The thread store is not open.")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._readers, lambda: fn(self._reader()))
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable("The thread store is unavailable.") from exc
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def write[T](self, fn: Callable[[sqlite3.Connection], T], *, keep_on_refusal: bool = False) -> T:
+        """Run `fn` in the next committed batch.
+
+        `keep_on_refusal`: when `fn` raises a `GatewayError` (a rule refused), what it wrote before
+        raising is kept, not rolled back. Operations that use it write nothing of their own before a
+        refusal, except the purge of an expired thread they found, which must stand.
+        """
+        if not self._open:
+            raise StoreUnavailable("The thread store is not open.")
+        job = _Job(fn, keep_on_refusal, asyncio.get_running_loop())
+        self._queue.put(job)
+        try:
+            result: T = await job.future
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable("The thread store is unavailable.") from exc
+        return result
+
+    def _write_loop(self, db: sqlite3.Connection) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < _MAX_BATCH:
+                    try:
+                        job = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stop = True
+                        break
+                    batch.append(job)
+                self._run_batch(db, batch)
+                if stop:
+                    return
+        finally:
+            db.close()
+
+    def _run_batch(self, db: sqlite3.Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            for job in batch:
+                _deliver(job, None, exc)
+            return
+        for job in batch:
+            db.execute("SAVEPOINT job")
+            try:
+                result = job.fn(db)
+            except GatewayError as exc:
+                if not job.keep_on_refusal:
+                    db.execute("ROLLBACK TO job")
+                db.execute("RELEASE job")
+                outcomes.append((job, None, exc))
+            except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+                db.execute("ROLLBACK TO job")
+                db.execute("RELEASE job")
+                outcomes.append((job, None, exc))
+            else:
+                db.execute("RELEASE job")
+                outcomes.append((job, result, None))
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            outcomes = [(job, None, exc) for job, _, _ in outcomes]
+        for job, result, error in outcomes:
+            _deliver(job, result, error)
