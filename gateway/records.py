@@ -53,7 +53,10 @@ class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
     """A saved response: what it answered and exactly the messages its model saw.
 
     `context` (without the request's instructions) plus the output is what a later request with
-    `previousResponseId` continues from, so that a look-up is one read whatever the chain length.
+    `previousResponseId` continues from, so that a look-up costs the same whatever the chain length.
+    A response of a thread stores no copy: `context_ref` names the thread's messages it saw, as
+    inclusive sequence ranges, and the store reads them back with the response (one more indexed
+    read), so a turn on a long thread never writes its whole context again.
     """
 
     org: str
@@ -66,7 +69,28 @@ class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
     output_message_id: str
     output_text: str
     usage: Usage
-    context: tuple[ChatMessage, ...]
+    context: tuple[ChatMessage, ...] = ()
+    context_ref: tuple[tuple[int, int], ...] | None = None
+
+
+def seq_ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:
+    """Sorted sequence numbers as inclusive ranges: [1, 2, 3, 7] -> ((1, 3), (7, 7))."""
+    ranges: list[tuple[int, int]] = []
+    for seq in sorted(seqs):
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return tuple(ranges)
+
+
+def with_turn_inputs(response: ResponseRecord, first_seq: int, inputs: int) -> ResponseRecord:
+    """Add a saved turn's inputs (numbered from `first_seq`) to the messages its response saw."""
+    if response.context_ref is None or inputs == 0:
+        return response
+    return msgspec.structs.replace(
+        response, context_ref=(*response.context_ref, (first_seq, first_seq + inputs - 1))
+    )
 
 
 class ThreadPatch(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,7 +15,7 @@ import structlog
 from gateway import calls, errors
 from gateway.calls import CallPolicy
 from gateway.context import BATCH, Budget, fit_history, fit_in_memory
-from gateway.records import MessageRecord, ResponseRecord, State, ThreadRecord, Usage
+from gateway.records import MessageRecord, ResponseRecord, State, ThreadRecord, Usage, seq_ranges
 from gateway.schemas import ResponseRequest, ThreadRef
 from gateway.store.base import Store, TurnView
 from gateway.store.cache import ResponseCache
@@ -42,6 +42,8 @@ class Prepared(msgspec.Struct, frozen=True, kw_only=True):
     org: str
     model: str
     routes: tuple[Route, ...]
+    # Sequence numbers of the thread messages in `context` (a thread turn only).
+    history_seqs: tuple[int, ...] = ()
     request: ModelRequest
     inputs: tuple[ChatMessage, ...]
     # What the model sees, without this request's instructions: saved with the response.
@@ -128,6 +130,7 @@ class TurnService:
         budget = Budget(max(window, 0), instructions + inputs, provider.count_tokens)
         at = self._clock()
         create: ThreadRecord | None = None
+        history_seqs: list[int] = []
         if req.previous_response_id is not None:
             prev = await self.get_response(org, req.previous_response_id)
             output = ChatMessage("assistant", (prev.output_text,))
@@ -151,7 +154,7 @@ class TurnService:
             else:
                 check_accepts_turn(thread)
                 check_message_limit(thread.message_count, len(inputs) + 1, self._limits, thread_id)
-                history = await self._thread_history(org, thread_id, budget, view)
+                history, history_seqs = await self._thread_history(org, thread_id, budget, view)
 
         context = (*history, *inputs)
         request = ModelRequest(
@@ -165,6 +168,7 @@ class TurnService:
             org=org,
             model=req.model,
             routes=tuple(routes),
+            history_seqs=tuple(history_seqs),
             request=request,
             inputs=inputs,
             context=context,
@@ -178,7 +182,8 @@ class TurnService:
 
     async def _thread_history(
         self, org: str, thread_id: str, budget: Budget, view: TurnView
-    ) -> list[ChatMessage]:
+    ) -> tuple[list[ChatMessage], list[int]]:
+        """The history that fits, and the sequence numbers of its messages."""
         system = view.system
 
         async def fetch(last: MessageRecord | None) -> list[MessageRecord]:
@@ -195,7 +200,7 @@ class TurnService:
             chat=lambda m: ChatMessage(m.role, m.texts),
             position=lambda m: m.seq,
         )
-        return [ChatMessage(m.role, m.texts) for m in chosen]
+        return [ChatMessage(m.role, m.texts) for m in chosen], [m.seq for m in chosen]
 
     async def get_response(self, org: str, response_id: str) -> ResponseRecord:
         """A live response of `org`: the cache first, then the store (one round trip each)."""
@@ -263,6 +268,10 @@ class TurnService:
         if p.previous_response_id is not None or p.thread_id is None:
             await self._store.save_response(response)
         else:
+            # Stored by reference to the thread's messages, not as a copy of the whole context.
+            stored = msgspec.structs.replace(
+                response, context=(), context_ref=seq_ranges(list(p.history_seqs))
+            )
             messages = [
                 MessageRecord(
                     id=new_id("msg"), role=m.role, texts=m.texts, response_id=p.response_id, created_us=at
@@ -290,7 +299,7 @@ class TurnService:
                 p.thread_id,
                 create=p.create,
                 messages=messages,
-                response=response,
+                response=stored,
                 update=update,
                 at_us=at,
             )

@@ -102,6 +102,8 @@ class Store(Protocol):
     ) -> ThreadRecord:
         """Append a turn atomically: messages in order, with no other turn between them.
 
+        `messages` are the turn's inputs followed by its output; when `response.context_ref` is
+        set, the store adds the inputs' sequence range to it (see `with_turn_inputs`).
         The thread is created from `create` when absent (unless tombstoned); `update` checks the
         rules and returns the thread after the turn; a raise from it saves nothing.
         """
@@ -109,6 +111,7 @@ class Store(Protocol):
     async def save_response(self, response: ResponseRecord) -> None: ...
 
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
-        """The live response, or None (unknown, expired or another organization's)."""
+        """The live response with its `context` filled in, or None (unknown, expired or another
+        organization's)."""
 
     async def purge_expired(self, at_us: int) -> PurgeReport: ...

@@ -34,9 +34,10 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from gateway.errors import StoreUnavailable, ThreadAlreadyExists, ThreadNotFound
-from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord
+from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord, with_turn_inputs
 from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate, TurnView
 from gateway.threads import Limits, is_expired, tombstone_expires_us
+from providers.base import ChatMessage
 
 Doc = dict[str, Any]
 Session = AsyncClientSession | None
@@ -559,7 +560,8 @@ class MongoStore:
             ordered=True,
             session=s,
         )
-        await self._responses.insert_one(self._response_doc(response), session=s)
+        saved = with_turn_inputs(response, first, len(messages) - 1)
+        await self._responses.insert_one(self._response_doc(saved), session=s)
 
     async def _compensate(
         self, org: str, thread_id: str, after: ThreadRecord, n: int, response: ResponseRecord
@@ -602,7 +604,26 @@ class MongoStore:
         doc = await self._responses.find_one(
             {"org": _s(org), "id": _s(response_id), "expires_us": {"$gt": at_us}}
         )
-        return None if doc is None else _resp_decode(doc["body"])
+        if doc is None:
+            return None
+        found = _resp_decode(doc["body"])
+        if found.context_ref is None or found.thread_id is None:
+            return found
+        # One indexed read of the thread's messages the response saw.
+        ranges = [{"seq": {"$gte": a, "$lte": b}} for a, b in found.context_ref]
+        docs = (
+            await self._messages.find(
+                {"org": _s(org), "thread_id": _s(found.thread_id), "$or": ranges}, {"role": 1, "texts": 1}
+            )
+            .sort("seq", ASCENDING)
+            .to_list()
+            if ranges
+            else []
+        )
+        if len(docs) != sum(b - a + 1 for a, b in found.context_ref):
+            return None  # the thread's messages are gone: so is the response
+        context = tuple(ChatMessage(d["role"], tuple(d["texts"])) for d in docs)
+        return msgspec.structs.replace(found, context=context)
 
     # -- retention ------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ _log = structlog.get_logger("gateway.cache")
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(ResponseRecord).decode
 _MAX_PENDING = 100_000
+_MAX_ENTRY_BYTES = 512 * 1024
 
 
 class RedisCache:
@@ -104,8 +105,11 @@ class RedisCache:
         ttl_ms = response.expires_us // 1000 - int(time.time() * 1000)
         if ttl_ms <= 0:
             return
+        payload = _encode(response)
+        if len(payload) > _MAX_ENTRY_BYTES:
+            return  # a very long context: the store answers for it, Redis memory stays bounded
         try:
-            await self._redis.set(self._k(response.org, response.id), _encode(response), px=ttl_ms)
+            await self._redis.set(self._k(response.org, response.id), payload, px=ttl_ms)
         except (RedisError, OSError) as exc:
             self._failed("put", exc)
             return

@@ -15,10 +15,11 @@ from typing import Any
 import msgspec
 
 from gateway.errors import ThreadAlreadyExists, ThreadNotFound
-from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord
+from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord, with_turn_inputs
 from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate, TurnView
 from gateway.store.sqlite_engine import SqliteEngine
 from gateway.threads import Limits, is_expired, tombstone_expires_us
+from providers.base import ChatMessage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -380,7 +381,7 @@ class SqliteStore:
                     for i, m in enumerate(messages)
                 ],
             )
-            self._insert_response(db, response)
+            self._insert_response(db, with_turn_inputs(response, first, len(messages) - 1))
             return after
 
         return await self._engine.write(op, keep_on_refusal=True)
@@ -402,7 +403,23 @@ class SqliteStore:
                 "SELECT body FROM responses WHERE org = ? AND id = ? AND expires_us > ?",
                 (org, response_id, at_us),
             ).fetchone()
-            return None if row is None else _resp_decode(row[0])
+            if row is None:
+                return None
+            found = _resp_decode(row[0])
+            if found.context_ref is None or found.thread_id is None:
+                return found
+            # One indexed range read of the thread's messages the response saw.
+            ranges = found.context_ref
+            where = " OR ".join(["seq BETWEEN ? AND ?"] * len(ranges)) or "0"
+            rows = db.execute(
+                "SELECT role, texts FROM messages WHERE org = ? AND thread_id = ? "
+                f"AND ({where}) ORDER BY seq",
+                (org, found.thread_id, *(v for r in ranges for v in r)),
+            ).fetchall()
+            if len(rows) != sum(b - a + 1 for a, b in ranges):
+                return None  # the thread's messages are gone: so is the response
+            context = tuple(ChatMessage(role, _texts_decode(texts)) for role, texts in rows)
+            return msgspec.structs.replace(found, context=context)
 
         return await self._engine.read(op)
 

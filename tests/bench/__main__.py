@@ -39,7 +39,9 @@ HERE = Path(__file__).parent
 class Proc:
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         with log.open("wb") as out:
-            self.p = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.p = subprocess.Popen(
+                args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.log = log
 
     def wait_http(self, url: str, timeout: float = 60) -> None:
@@ -95,8 +97,11 @@ def base_env() -> dict[str, str]:
 @contextmanager
 def upstream(latency_ms: float, work: Path) -> Iterator[str]:
     port = free_port()
-    proc = Proc([sys.executable, "-m", "tests.bench.upstream", str(port), str(latency_ms)], base_env(),
-                work / "upstream.log")
+    proc = Proc(
+        [sys.executable, "-m", "tests.bench.upstream", str(port), str(latency_ms)],
+        base_env(),
+        work / "upstream.log",
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         proc.wait_http(url + "/health")
@@ -106,19 +111,36 @@ def upstream(latency_ms: float, work: Path) -> Iterator[str]:
 
 
 @contextmanager
-def gateway(work: Path, upstream_url: str, *, workers: int, data: Path, extra: dict[str, str] | None = None,
-            context_tokens: int = 4096) -> Iterator[tuple[str, Proc]]:
+def gateway(
+    work: Path,
+    upstream_url: str,
+    *,
+    workers: int,
+    data: Path,
+    extra: dict[str, str] | None = None,
+    context_tokens: int = 4096,
+) -> Iterator[tuple[str, Proc]]:
     port = free_port()
     config = work / "providers.toml"
     config.write_text(
         f'[endpoints.bench]\nbase_url = "{upstream_url}/v1"\napi_key_env = "BENCH_UPSTREAM_KEY"\n'
-        f"context_tokens = {context_tokens}\n")
-    env = base_env() | {
-        "GATEWAY_PORT": str(port), "GATEWAY_WORKERS": str(workers), "GATEWAY_DATA_DIR": str(data),
-        "GATEWAY_API_KEYS": f"{KEY}={ORG}", "GATEWAY_CONFIG_FILE": str(config), "BENCH_UPSTREAM_KEY": "sk-bench",
-        "GATEWAY_MAX_MESSAGES_PER_THREAD": "10000000", "GATEWAY_LOG_LEVEL": "warning",
-        "GATEWAY_ECHO_CONTEXT_TOKENS": str(context_tokens),
-    } | (extra or {})
+        f"context_tokens = {context_tokens}\n"
+    )
+    env = (
+        base_env()
+        | {
+            "GATEWAY_PORT": str(port),
+            "GATEWAY_WORKERS": str(workers),
+            "GATEWAY_DATA_DIR": str(data),
+            "GATEWAY_API_KEYS": f"{KEY}={ORG}",
+            "GATEWAY_CONFIG_FILE": str(config),
+            "BENCH_UPSTREAM_KEY": "sk-bench",
+            "GATEWAY_MAX_MESSAGES_PER_THREAD": "10000000",
+            "GATEWAY_LOG_LEVEL": "warning",
+            "GATEWAY_ECHO_CONTEXT_TOKENS": str(context_tokens),
+        }
+        | (extra or {})
+    )
     proc = Proc([sys.executable, "-m", "gateway"], env, work / f"gateway-{port}.log")
     url = f"http://127.0.0.1:{port}"
     try:
@@ -141,6 +163,7 @@ def seed(url: str, model: str, threads: int, length: int) -> list[str]:
 
     async def fill() -> None:
         async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": KEY}, timeout=60) as http:
+
             async def one(tid: str) -> None:
                 for _ in range(length // 2):
                     r = await http.post("/v1/model/response", content=turn(model, thread=tid))
@@ -154,7 +177,10 @@ def seed(url: str, model: str, threads: int, length: int) -> list[str]:
 
 def responses(url: str, model: str, count: int) -> list[str]:
     with httpx.Client(base_url=url, headers={"X-API-Key": KEY}, timeout=60) as http:
-        return [http.post("/v1/model/response", content=turn(model, store=False)).json()["id"] for _ in range(count)]
+        return [
+            http.post("/v1/model/response", content=turn(model, store=False)).json()["id"]
+            for _ in range(count)
+        ]
 
 
 # -- load generators ------------------------------------------------------------------------------
@@ -194,34 +220,83 @@ end
 """
 
 
-def wrk(name: str, url: str, path: str, bodies: list[bytes], *, seconds: float, connections: int,
-        work: Path) -> Result:
+def wrk(
+    name: str, url: str, path: str, bodies: list[bytes], *, seconds: float, connections: int, work: Path
+) -> Result:
     lua_bodies = "{" + ",".join(json.dumps(b.decode()) for b in bodies) + "}"
     script = work / f"{name.replace(' ', '_').replace('/', '_')}.lua"
     script.write_text(_WRK_LUA.replace("{BODIES}", lua_bodies).replace("{KEY}", KEY).replace("{PATH}", path))
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
-                          "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     requests, errors, p50, p90, p99, duration_us = (int(v) for v in line.split()[1:])
-    return Result(name=name, requests=requests, errors=errors, p50=p50 / 1000, p90=p90 / 1000, p99=p99 / 1000,
-                  rps=requests / (duration_us / 1e6))
+    return Result(
+        name=name,
+        requests=requests,
+        errors=errors,
+        p50=p50 / 1000,
+        p90=p90 / 1000,
+        p99=p99 / 1000,
+        rps=requests / (duration_us / 1e6),
+    )
 
 
-def hey(name: str, url: str, body: bytes, *, seconds: float, rate: int, work: Path, key: bool = True) -> Result:
+def hey(
+    name: str, url: str, body: bytes, *, seconds: float, rate: int, work: Path, key: bool = True
+) -> Result:
     """Open-loop-ish paced load: `rate` requests per second from 20 workers (hey -q)."""
     workers = 20
     body_file = work / "hey-body.json"
     body_file.write_bytes(body)
-    args = ["hey", "-z", f"{seconds}s", "-c", str(workers), "-q", str(max(rate // workers, 1)), "-m", "POST",
-            "-T", "application/json", "-D", str(body_file), "-o", "csv"]
+    args = [
+        "hey",
+        "-z",
+        f"{seconds}s",
+        "-c",
+        str(workers),
+        "-q",
+        str(max(rate // workers, 1)),
+        "-m",
+        "POST",
+        "-T",
+        "application/json",
+        "-D",
+        str(body_file),
+        "-o",
+        "csv",
+    ]
     if key:
         args += ["-H", f"X-API-Key: {KEY}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     rows = [r.split(",") for r in out.splitlines()[1:] if r and r[0].isdigit()]
     times = sorted(float(r[0]) * 1000 for r in rows)
     errors = sum(1 for r in rows if r[6] != "200")
-    return Result(name=name, requests=len(times), errors=errors, p50=_pct(times, 50), p90=_pct(times, 90),
-                  p99=_pct(times, 99), rps=len(times) / seconds)
+    return Result(
+        name=name,
+        requests=len(times),
+        errors=errors,
+        p50=_pct(times, 50),
+        p90=_pct(times, 90),
+        p99=_pct(times, 99),
+        rps=len(times) / seconds,
+    )
 
 
 def _pct(sorted_values: list[float], p: float) -> float:
@@ -231,10 +306,14 @@ def _pct(sorted_values: list[float], p: float) -> float:
     return sorted_values[k]
 
 
-async def _first_delta(host: str, port: int, body: bytes, seconds: float, rate: float) -> tuple[list[float], int]:
+async def _first_delta(
+    host: str, port: int, body: bytes, seconds: float, rate: float
+) -> tuple[list[float], int]:
     """Streaming requests paced at `rate`: time from sending to the first text delta."""
-    request = (f"POST /v1/model/response HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY}\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    request = (
+        f"POST /v1/model/response HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     times: list[float] = []
     errors = 0
     end = time.monotonic() + seconds
@@ -273,8 +352,16 @@ async def _first_delta(host: str, port: int, body: bytes, seconds: float, rate: 
 def first_delta(name: str, url: str, body: bytes, *, seconds: float, rate: float) -> Result:
     host, port = url.removeprefix("http://").split(":")
     times, errors = asyncio.run(_first_delta(host, int(port), body, seconds, rate))
-    return Result(name=name, requests=len(times) + errors, errors=errors, p50=_pct(times, 50), p90=_pct(times, 90),
-                  p99=_pct(times, 99), rps=(len(times) + errors) / seconds, note="time to first delta")
+    return Result(
+        name=name,
+        requests=len(times) + errors,
+        errors=errors,
+        p50=_pct(times, 50),
+        p90=_pct(times, 90),
+        p99=_pct(times, 99),
+        rps=(len(times) + errors) / seconds,
+        note="time to first delta",
+    )
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -308,38 +395,113 @@ def main() -> None:
         sys.exit(1)
 
 
-def run_sqlite(up: str, work: Path, args: argparse.Namespace, seconds: float, paced_seconds: float,
-               lengths: tuple[int, ...]) -> list[Result]:
+def run_sqlite(
+    up: str,
+    work: Path,
+    args: argparse.Namespace,
+    seconds: float,
+    paced_seconds: float,
+    lengths: tuple[int, ...],
+) -> list[Result]:
     out: list[Result] = []
-    direct_body = msgspec.json.encode({"model": "bench-model", "messages": [{"role": "user", "content": TEXT}]})
-    out.append(hey("direct upstream, paced 200/s", up + "/v1/chat/completions", direct_body,
-                   seconds=paced_seconds, rate=200, work=work, key=False))
-    out.append(wrk("direct upstream, 64 conns", up, "/v1/chat/completions", [direct_body], seconds=seconds,
-                   connections=64, work=work))
+    direct_body = msgspec.json.encode(
+        {"model": "bench-model", "messages": [{"role": "user", "content": TEXT}]}
+    )
+    out.append(
+        hey(
+            "direct upstream, paced 200/s",
+            up + "/v1/chat/completions",
+            direct_body,
+            seconds=paced_seconds,
+            rate=200,
+            work=work,
+            key=False,
+        )
+    )
+    out.append(
+        wrk(
+            "direct upstream, 64 conns",
+            up,
+            "/v1/chat/completions",
+            [direct_body],
+            seconds=seconds,
+            connections=64,
+            work=work,
+        )
+    )
     with gateway(work, up, workers=args.workers, data=work / "sqlite") as (gw, proc):
         # Warm up (imports, first connections), then measure.
         seed(gw, MODEL, 4, 2)
-        out.append(hey("gateway openai, new thread per turn, paced 200/s", gw + "/v1/model/response",
-                       turn(MODEL), seconds=paced_seconds, rate=200, work=work))
+        out.append(
+            hey(
+                "gateway openai, new thread per turn, paced 200/s",
+                gw + "/v1/model/response",
+                turn(MODEL),
+                seconds=paced_seconds,
+                rate=200,
+                work=work,
+            )
+        )
         out[-1].baseline = "direct upstream, paced 200/s"
         pools = {n: seed(gw, MODEL, 64 if n <= 10 else (16 if n <= 1000 else 4), n) for n in lengths}
         for n in lengths:
             bodies = [turn(MODEL, thread=t) for t in pools[n]]
-            out.append(wrk(f"gateway openai, thread of {n}, 64 conns", gw, "/v1/model/response", bodies,
-                           seconds=seconds, connections=64, work=work))
+            out.append(
+                wrk(
+                    f"gateway openai, thread of {n}, 64 conns",
+                    gw,
+                    "/v1/model/response",
+                    bodies,
+                    seconds=seconds,
+                    connections=64,
+                    work=work,
+                )
+            )
             out[-1].baseline = "direct upstream, 64 conns"
         chain = responses(gw, MODEL, 64)
-        out.append(wrk("gateway openai, previousResponseId, 64 conns", gw, "/v1/model/response",
-                       [turn(MODEL, previousResponseId=r) for r in chain], seconds=seconds, connections=64,
-                       work=work))
+        out.append(
+            wrk(
+                "gateway openai, previousResponseId, 64 conns",
+                gw,
+                "/v1/model/response",
+                [turn(MODEL, previousResponseId=r) for r in chain],
+                seconds=seconds,
+                connections=64,
+                work=work,
+            )
+        )
         out[-1].baseline = "direct upstream, 64 conns"
         echo_threads = seed(gw, "echo", 64, 10)
-        out.append(wrk("gateway echo, thread of 10, 64 conns", gw, "/v1/model/response",
-                       [turn("echo", thread=t) for t in echo_threads], seconds=seconds, connections=64, work=work))
-        out.append(hey("gateway openai, non-streaming, paced 100/s", gw + "/v1/model/response",
-                       turn(MODEL), seconds=paced_seconds, rate=100, work=work))
-        out.append(first_delta("gateway openai, streaming, paced 100/s", gw, turn(MODEL, stream=True),
-                               seconds=paced_seconds, rate=100))
+        out.append(
+            wrk(
+                "gateway echo, thread of 10, 64 conns",
+                gw,
+                "/v1/model/response",
+                [turn("echo", thread=t) for t in echo_threads],
+                seconds=seconds,
+                connections=64,
+                work=work,
+            )
+        )
+        out.append(
+            hey(
+                "gateway openai, non-streaming, paced 100/s",
+                gw + "/v1/model/response",
+                turn(MODEL),
+                seconds=paced_seconds,
+                rate=100,
+                work=work,
+            )
+        )
+        out.append(
+            first_delta(
+                "gateway openai, streaming, paced 100/s",
+                gw,
+                turn(MODEL, stream=True),
+                seconds=paced_seconds,
+                rate=100,
+            )
+        )
         for r in out[2:]:
             r.rss_mb = proc.rss_mb()
         if args.soak:
@@ -354,11 +516,23 @@ def soak(gw: str, proc: Proc, work: Path) -> list[Result]:
     done, out = 0, []
     for target in (10_000, 100_000):
         while done < target:
-            r = wrk(f"soak to {target}", gw, "/v1/model/response", bodies, seconds=5, connections=64, work=work)
+            r = wrk(
+                f"soak to {target}", gw, "/v1/model/response", bodies, seconds=5, connections=64, work=work
+            )
             done += r.requests
-        out.append(Result(name=f"soak: echo, after {done:,} requests", requests=done, errors=r.errors, p50=r.p50,
-                          p90=r.p90, p99=r.p99, rps=r.rps, rss_mb=proc.rss_mb("VmRSS"),
-                          note="current RSS"))
+        out.append(
+            Result(
+                name=f"soak: echo, after {done:,} requests",
+                requests=done,
+                errors=r.errors,
+                p50=r.p50,
+                p90=r.p90,
+                p99=r.p99,
+                rps=r.rps,
+                rss_mb=proc.rss_mb("VmRSS"),
+                note="current RSS",
+            )
+        )
     return out
 
 
@@ -368,8 +542,17 @@ def run_mongo(up: str, work: Path, args: argparse.Namespace, seconds: float) -> 
     out = []
     with gateway(work, up, workers=args.workers, data=work / "mongo", extra=extra) as (gw, proc):
         threads = seed(gw, MODEL, 64, 10)
-        out.append(wrk("gateway openai on MongoDB, thread of 10, 64 conns", gw, "/v1/model/response",
-                       [turn(MODEL, thread=t) for t in threads], seconds=seconds, connections=64, work=work))
+        out.append(
+            wrk(
+                "gateway openai on MongoDB, thread of 10, 64 conns",
+                gw,
+                "/v1/model/response",
+                [turn(MODEL, thread=t) for t in threads],
+                seconds=seconds,
+                connections=64,
+                work=work,
+            )
+        )
         out[-1].baseline = "direct upstream, 64 conns"
         out[-1].rss_mb = proc.rss_mb()
     return out
@@ -378,10 +561,22 @@ def run_mongo(up: str, work: Path, args: argparse.Namespace, seconds: float) -> 
 def print_table(results: list[Result], args: argparse.Namespace) -> None:
     by_name = {r.name: r for r in results}
     print()
-    print(f"Benchmark: upstream latency {args.latency_ms:g} ms, gateway workers {args.workers}, "
-          f"{os.cpu_count()} cores shared by the load generator, the fake upstream and the gateway")
-    head = ("scenario", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "req/s", "added p50", "added p99",
-            "peak RSS MB")
+    print(
+        f"Benchmark: upstream latency {args.latency_ms:g} ms, gateway workers {args.workers}, "
+        f"{os.cpu_count()} cores shared by the load generator, the fake upstream and the gateway"
+    )
+    head = (
+        "scenario",
+        "requests",
+        "errors",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "req/s",
+        "added p50",
+        "added p99",
+        "peak RSS MB",
+    )
     rows = []
     for r in results:
         base = by_name.get(r.baseline or "")
@@ -389,8 +584,20 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         added99 = f"{r.p99 - base.p99:.2f}" if base else ""
         rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else ""
         name = r.name + (f" ({r.note})" if r.note else "")
-        rows.append((name, f"{r.requests:,}", str(r.errors), f"{r.p50:.2f}", f"{r.p90:.2f}", f"{r.p99:.2f}",
-                     f"{r.rps:,.0f}", added50, added99, rss))
+        rows.append(
+            (
+                name,
+                f"{r.requests:,}",
+                str(r.errors),
+                f"{r.p50:.2f}",
+                f"{r.p90:.2f}",
+                f"{r.p99:.2f}",
+                f"{r.rps:,.0f}",
+                added50,
+                added99,
+                rss,
+            )
+        )
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
     print(line)
@@ -400,7 +607,10 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
     ten = [r for r in results if "thread of 10," in r.name and "openai" in r.name]
     big = [r for r in results if "thread of 10000," in r.name]
     if ten and big:
-        print(f"\nturn on a 10,000-message thread / on a 10-message thread (p50): {big[0].p50 / ten[0].p50:.2f}x")
+        print(
+            "\nturn on a 10,000-message thread / on a 10-message thread (p50): "
+            f"{big[0].p50 / ten[0].p50:.2f}x"
+        )
     soaks = [r for r in results if r.name.startswith("soak")]
     if len(soaks) == 2 and soaks[0].rss_mb:
         print(f"RSS after 100k / after 10k: {soaks[1].rss_mb / soaks[0].rss_mb:.2f}x")

@@ -742,3 +742,33 @@ async def test_expired_thread_is_not_found_for_another_org_either(tmp_path: Path
         clock.advance(6)
         err(await a.thread(tid), 404, "THREAD_NOT_FOUND")
         assert ok(await b.thread(tid))["message_count"] == 4
+
+
+async def test_previous_response_of_a_thread_turn_is_rebuilt_from_the_store_without_a_cache(
+    tmp_path: Path,
+) -> None:
+    from gateway.store.cache import NullCache
+
+    async with running(make_settings(tmp_path), cache=NullCache()) as client:
+        a = Api(client, KEY_A)
+        tid = uid()
+        ok(
+            await a.post(
+                "/v1/model/response",
+                json={
+                    "model": "echo",
+                    "thread": tid,
+                    "inputs": [{"role": "system", "content": "be brief"}, user("one")],
+                },
+            )
+        )
+        r2 = ok(await a.say("two", thread=tid))
+        ok(await a.say("three", thread=tid))  # after r2: not part of what r2 saw
+        r4 = ok(
+            await a.post(
+                "/v1/model/response",
+                json={"model": "echo", "previousResponseId": r2["id"], "inputs": [user("branch")]},
+            )
+        )
+        # r2 saw: the system message, "one", its answer, "two"; then r2's own answer; then "branch".
+        assert r4["output_text"].splitlines() == ["one", "two", "branch"]

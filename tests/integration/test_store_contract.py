@@ -286,6 +286,41 @@ async def test_expired_thread_is_hidden_from_lists_and_messages(store: Store) ->
     assert await store.list_messages("o1", t.id, limit=5, after=None, descending=False, at_us=late) is None
 
 
+async def test_thread_response_is_stored_by_reference_and_read_back_whole(store: Store) -> None:
+    tid = "ref"
+    await turn(
+        store, "o1", tid, [("system", "s"), ("user", "u1"), ("assistant", "a1")], create=thread(tid=tid)
+    )
+    await turn(store, "o1", tid, [("user", "u2"), ("assistant", "a2")])
+    rid = new_id("resp")
+    msgs = [
+        MessageRecord(id=new_id("msg"), role=r, texts=(t,), response_id=rid, created_us=T0)  # type: ignore[arg-type]
+        for r, t in [("user", "u3a"), ("user", "u3b"), ("assistant", "a3")]
+    ]
+    # The model saw the system message and the last turn (seqs 1, 4, 5), then the two new inputs.
+    ref = response("o1", rid, thread_id=tid)
+    ref = msgspec.structs.replace(ref, context=(), context_ref=((1, 1), (4, 5)))
+    await store.append_turn(
+        "o1",
+        tid,
+        create=None,
+        messages=msgs,
+        response=ref,
+        update=lambda t: apply_turn(t, adding=3, usage=Usage(), next_state=None, limits=LIMITS, at_us=T0),
+        at_us=T0,
+    )
+    got = await store.get_response("o1", rid, T0)
+    assert got is not None and got.context_ref == ((1, 1), (4, 5), (6, 7))
+    assert [(m.role, m.texts[0]) for m in got.context] == [
+        ("system", "s"),
+        ("user", "u2"),
+        ("assistant", "a2"),
+        ("user", "u3a"),
+        ("user", "u3b"),
+    ]
+    assert await store.get_response("o2", rid, T0) is None
+
+
 async def test_responses_expire_and_are_scoped(store: Store) -> None:
     r = response("o1")
     await store.save_response(r)
