@@ -7,7 +7,6 @@ stores knowing them.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from typing import Any
 
@@ -55,10 +54,6 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(12)}"
 
 
 def is_valid_thread_id(value: str) -> bool:

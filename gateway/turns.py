@@ -15,19 +15,12 @@ import structlog
 from gateway import calls, errors
 from gateway.calls import CallPolicy
 from gateway.context import BATCH, Budget, fit_history, fit_in_memory
+from gateway.ids import new_id
 from gateway.records import MessageRecord, ResponseRecord, State, ThreadRecord, Usage, seq_ranges
 from gateway.schemas import ResponseRequest, ThreadRef
 from gateway.store.base import Store, TurnView
 from gateway.store.cache import ResponseCache
-from gateway.threads import (
-    Limits,
-    apply_turn,
-    check_accepts_turn,
-    check_message_limit,
-    new_id,
-    new_thread,
-    now_us,
-)
+from gateway.threads import Limits, apply_turn, check_accepts_turn, check_message_limit, new_thread, now_us
 from providers import errors as perr
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.registry import Registry, Route

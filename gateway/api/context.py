@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +11,8 @@ import msgspec
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.ids import new_id
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _log = structlog.get_logger("gateway.access")
@@ -24,7 +25,7 @@ def request_id(scope: Scope) -> str:
     if rid is None:
         given = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"")
         text = given.decode("latin-1")
-        rid = text if _REQUEST_ID_RE.fullmatch(text) else f"req_{secrets.token_hex(12)}"
+        rid = text if _REQUEST_ID_RE.fullmatch(text) else new_id("req")
         state["request_id"] = rid
         state.setdefault("started", time.perf_counter())
     return rid

@@ -13,11 +13,12 @@ from gateway.api.auth import check_organization
 from gateway.api.body import strict_json
 from gateway.api.services import Services
 from gateway.errors import ThreadNotFound, ValidationFailed
+from gateway.ids import new_id
 from gateway.records import State, ThreadPatch
 from gateway.render import message_list, thread_list, thread_object
 from gateway.schemas import MessageList, ThreadCreate, ThreadList, ThreadObject, ThreadUpdateBody
 from gateway.store.base import CursorNotFound
-from gateway.threads import apply_patch, is_valid_thread_id, new_id, new_thread
+from gateway.threads import apply_patch, is_valid_thread_id, new_thread
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="page size, 1-100")]
 Cursor = Annotated[str | None, QueryParameter(max_length=256, description="the previous page's `last_id`")]

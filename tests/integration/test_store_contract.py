@@ -15,11 +15,12 @@ import msgspec
 import pytest
 
 from gateway.errors import ThreadAlreadyExists, ThreadMessageLimit, ThreadNotFound
+from gateway.ids import new_id
 from gateway.records import MessageRecord, ResponseRecord, ThreadPatch, ThreadRecord, Usage
 from gateway.store.base import CursorNotFound, Store
 from gateway.store.mongo import MongoStore
 from gateway.store.sqlite import SqliteStore
-from gateway.threads import Limits, apply_patch, apply_turn, new_id, new_thread
+from gateway.threads import Limits, apply_patch, apply_turn, new_thread
 from providers.base import ChatMessage
 from tests.services import mongo_uri
 
