@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
+import httpx2
 from anthropic import AsyncAnthropic
 
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
@@ -34,6 +35,13 @@ def map_error(name: str, exc: Exception) -> ProviderError:
         # 529 "overloaded" is a server error like any 5xx.
         return UpstreamFailed(name, exc.status_code, retryable=retryable_status(exc.status_code))
     return UpstreamFailed(name, retryable=True)
+
+
+# What an upstream can make the SDK raise: its own errors, transport errors it lets through (a broken
+# stream surfaces as `httpx2.RemoteProtocolError`), and unreadable answers (JSON, validation). Anything
+# else (a TypeError from a parameter the SDK does not know, a warning turned error) is a bug of ours:
+# it must surface as one, not be retried and reported as the upstream's failure.
+_UPSTREAM_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError, ValueError)
 
 
 def to_messages(request: ModelRequest) -> tuple[str | None, list[dict[str, Any]]]:
@@ -90,17 +98,23 @@ class AnthropicProvider:
         }
         if system is not None:
             params["system"] = system
+        # This SDK's `messages.create` has no sampling keywords any more (a TypeError before any
+        # request left); they are still the caller's to set, so they travel as body fields and the
+        # upstream decides.
+        sampling: dict[str, float] = {}
         if request.temperature is not None:
             # Anthropic's range is 0..1; the gateway's is OpenAI's 0..2.
-            params["temperature"] = min(request.temperature, 1.0)
+            sampling["temperature"] = min(request.temperature, 1.0)
         if request.top_p is not None:
-            params["top_p"] = request.top_p
+            sampling["top_p"] = request.top_p
+        if sampling:
+            params["extra_body"] = sampling
         return params
 
     async def complete(self, request: ModelRequest) -> Completion:
         try:
             result = await self._client.messages.create(**self._params(request))
-        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped by type
+        except _UPSTREAM_ERRORS as exc:
             raise map_error(self.name, exc) from None
         text = "".join(block.text for block in result.content if block.type == "text")
         return Completion(
@@ -126,7 +140,7 @@ class AnthropicProvider:
                 await stream.close()
         except ProviderError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped by type
+        except _UPSTREAM_ERRORS as exc:
             raise map_error(self.name, exc) from None
         yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
 

@@ -7,6 +7,7 @@ import math
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx2
 import openai
 from openai import AsyncOpenAI
 
@@ -42,6 +43,13 @@ def map_error(name: str, exc: Exception) -> ProviderError:
         return UpstreamFailed(name, exc.status_code, retryable=retryable_status(exc.status_code))
     # Connection errors, broken streams, unreadable answers: the upstream failed us.
     return UpstreamFailed(name, retryable=True)
+
+
+# What an upstream can make the SDK raise: its own errors, transport errors it lets through (a broken
+# stream surfaces as `httpx2.RemoteProtocolError`), and unreadable answers (JSON, validation). Anything
+# else (a TypeError from a parameter the SDK does not know, a warning turned error) is a bug of ours:
+# it must surface as one, not be retried and reported as the upstream's failure.
+_UPSTREAM_ERRORS = (openai.OpenAIError, httpx2.HTTPError, ValueError)
 
 
 def _messages(request: ModelRequest) -> list[dict[str, Any]]:
@@ -99,7 +107,7 @@ class OpenAIProvider:
     async def complete(self, request: ModelRequest) -> Completion:
         try:
             result = await self._client.chat.completions.create(**self._params(request))
-        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped by type
+        except _UPSTREAM_ERRORS as exc:
             raise map_error(self.name, exc) from None
         text = result.choices[0].message.content or "" if result.choices else ""
         usage = result.usage
@@ -130,7 +138,7 @@ class OpenAIProvider:
                 await stream.close()
         except ProviderError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped by type
+        except _UPSTREAM_ERRORS as exc:
             raise map_error(self.name, exc) from None
         yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
 

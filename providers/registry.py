@@ -24,6 +24,13 @@ _FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^claude-"), "anthropic"),
 )
 
+# What an upstream model name may look like: segments of letters, digits and `_ . : + -` (Ollama's
+# `llama3.1:8b`, Hugging Face's `meta-llama/Llama-3.1-8B`), each starting with a letter, digit or `_`,
+# so never `.` or `..`. The name only travels in request bodies today, but a caller must not be able
+# to smuggle a path, a query or an address into an upstream request should a provider put it in a URL.
+_UPSTREAM_MODEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:+\-]*(/[A-Za-z0-9_][A-Za-z0-9_.:+\-]*)*\Z")
+_MAX_MODEL_CHARS = 256
+
 
 class Route(msgspec.Struct, frozen=True):
     provider: Provider
@@ -73,6 +80,8 @@ class Registry:
             provider_name = next((p for rx, p in _FAMILIES if rx.search(name)), "")
             if not provider_name:
                 raise UnknownModel(model)
+        if len(upstream) > _MAX_MODEL_CHARS or not _UPSTREAM_MODEL.match(upstream):
+            raise UnknownModel(model)
         provider = self._providers.get(provider_name)
         if provider is None:
             raise NotConfigured(provider_name)
