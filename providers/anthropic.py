@@ -76,8 +76,13 @@ class AnthropicProvider:
         default_context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     ) -> None:
         self.name = name
+        # aiohttp as the SDK's transport, as for OpenAI (see providers/openai.py).
         self._client = AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=attempt_timeout_s
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=attempt_timeout_s,
+            http_client=anthropic.DefaultAioHttpClient(timeout=attempt_timeout_s),
         )
         self._max_tokens = default_max_tokens
         self._windows = dict(context_tokens or {})

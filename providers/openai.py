@@ -103,8 +103,14 @@ class OpenAIProvider:
         legacy_max_tokens: bool = False,
     ) -> None:
         self.name = name
+        # aiohttp as the SDK's transport: httpx's connection pool costs several times more CPU per
+        # request at gateway concurrency (it scans every pooled connection on each request).
         self._client = AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=attempt_timeout_s
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=attempt_timeout_s,
+            http_client=openai.DefaultAioHttpClient(timeout=attempt_timeout_s),
         )
         self._windows = {**_WINDOWS, **(context_tokens or {})}
         self._default_window = default_context_tokens
