@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: help install test-deps run test lint format contract clean
+.PHONY: help install test-deps run run-prod test bench lint format contract clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -12,11 +12,18 @@ install: ## install uv when missing, then the locked dependencies into .venv
 	@command -v $(UV) >/dev/null 2>&1 && $(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-test-deps: ## redis-server for the tests (Debian's package) when missing
-	@command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server; }
+test-deps: ## redis-server, wrk and hey for the tests and the benchmark smoke (Debian's packages) when missing
+	@command -v redis-server >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 && command -v hey >/dev/null 2>&1 \
+		|| { apt-get update -qq && apt-get install -y -qq redis-server wrk hey; }
+
+bench: install test-deps ## the benchmark: one table (GATEWAY_BENCH_MONGODB_URI adds MongoDB; BENCH_ARGS=--soak for RSS)
+	$(UV) run --frozen --no-sync python -m tests.bench $(BENCH_ARGS)
 
 run: install ## serve the gateway (embedded SQLite, in-process cache, echo model) on GATEWAY_HOST:GATEWAY_PORT
 	$(UV) run --frozen --no-sync python -m gateway
+
+run-prod: install ## the same with one worker process per core (GATEWAY_WORKERS overrides)
+	GATEWAY_WORKERS=$${GATEWAY_WORKERS:-$$(nproc)} $(UV) run --frozen --no-sync python -m gateway
 
 test: install test-deps ## the whole suite, then the HTTP suite again on MongoDB + Redis
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
