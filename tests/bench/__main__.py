@@ -306,6 +306,85 @@ def _pct(sorted_values: list[float], p: float) -> float:
     return sorted_values[k]
 
 
+class _Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def exchange(self, request: bytes) -> int:
+        """One request on a keep-alive connection; the status code."""
+        self.writer.write(request)
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await self.reader.readexactly(length)
+        return status
+
+
+async def _paced(
+    url: str, path: str, body: bytes, seconds: float, rate: float, key: bool
+) -> tuple[list[float], int]:
+    """Open-loop load: one request every 1/rate s, each on an idle keep-alive connection (or a new
+    one), whatever the answers' timing. Unlike hey's per-worker ticks, arrivals are evenly spaced."""
+    host, port = url.removeprefix("http://").split(":")
+    auth = f"X-API-Key: {KEY}\r\n" if key else ""
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    idle: list[_Conn] = []
+    times: list[float] = []
+    errors = 0
+
+    async def one(scheduled: float) -> None:
+        nonlocal errors
+        conn = idle.pop() if idle else _Conn(*await asyncio.open_connection(host, int(port)))
+        try:
+            status = await conn.exchange(request)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            errors += 1
+            conn.writer.close()
+            return
+        # Measured from the scheduled send time, so a slow generator cannot hide latency.
+        times.append((time.perf_counter() - scheduled) * 1000)
+        if status != 200:
+            errors += 1
+        idle.append(conn)
+
+    tasks = []
+    start = time.perf_counter()
+    n = int(seconds * rate)
+    for i in range(n):
+        at = start + i / rate
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(at)))
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for conn in idle:
+        conn.writer.close()
+    return sorted(times), errors
+
+
+def paced(
+    name: str, url: str, path: str, body: bytes, *, seconds: float, rate: float, key: bool = True
+) -> Result:
+    times, errors = asyncio.run(_paced(url, path, body, seconds, rate, key))
+    return Result(
+        name=name,
+        requests=len(times) + errors,
+        errors=errors,
+        p50=_pct(times, 50),
+        p90=_pct(times, 90),
+        p99=_pct(times, 99),
+        rps=(len(times) + errors) / seconds,
+        note="open loop",
+    )
+
+
 async def _first_delta(
     host: str, port: int, body: bytes, seconds: float, rate: float
 ) -> tuple[list[float], int]:
@@ -408,13 +487,13 @@ def run_sqlite(
         {"model": "bench-model", "messages": [{"role": "user", "content": TEXT}]}
     )
     out.append(
-        hey(
+        paced(
             "direct upstream, paced 200/s",
-            up + "/v1/chat/completions",
+            up,
+            "/v1/chat/completions",
             direct_body,
             seconds=paced_seconds,
             rate=200,
-            work=work,
             key=False,
         )
     )
@@ -433,13 +512,13 @@ def run_sqlite(
         # Warm up (imports, first connections), then measure.
         seed(gw, MODEL, 4, 2)
         out.append(
-            hey(
+            paced(
                 "gateway openai, new thread per turn, paced 200/s",
-                gw + "/v1/model/response",
+                gw,
+                "/v1/model/response",
                 turn(MODEL),
                 seconds=paced_seconds,
                 rate=200,
-                work=work,
             )
         )
         out[-1].baseline = "direct upstream, paced 200/s"
@@ -484,13 +563,13 @@ def run_sqlite(
             )
         )
         out.append(
-            hey(
+            paced(
                 "gateway openai, non-streaming, paced 100/s",
-                gw + "/v1/model/response",
+                gw,
+                "/v1/model/response",
                 turn(MODEL),
                 seconds=paced_seconds,
                 rate=100,
-                work=work,
             )
         )
         out.append(
