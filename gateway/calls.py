@@ -40,74 +40,68 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, UpstreamFailed) and exc.retryable
 
 
-def _plan(routes: Sequence[Route], policy: CallPolicy) -> list[tuple[Route, int]]:
-    return [(route, attempt) for route in routes for attempt in range(policy.attempts)]
+class _Attempts:
+    """The attempts of one call, in order: each provider of the chain `policy.attempts` times, all
+    inside one deadline. Both `complete` and `stream` walk it the same way."""
 
+    def __init__(self, routes: Sequence[Route], policy: CallPolicy) -> None:
+        self._routes = routes
+        self._policy = policy
+        self._loop = asyncio.get_running_loop()
+        self.deadline = self._loop.time() + policy.total_timeout_s
+        self._last: BaseException | None = None
 
-async def _pause(attempt: int, policy: CallPolicy, deadline: float) -> None:
-    loop = asyncio.get_running_loop()
-    delay = min(policy.backoff_s * (2**attempt), max(deadline - loop.time(), 0))
-    await asyncio.sleep(delay)
+    async def plan(self, request: ModelRequest) -> AsyncIterator[tuple[Route, ModelRequest]]:
+        """Yields each attempt's route and request; waits between attempts on one provider."""
+        steps = [(route, n) for route in self._routes for n in range(self._policy.attempts)]
+        for i, (route, n) in enumerate(steps):
+            if self._loop.time() >= self.deadline:
+                return
+            yield route, msgspec.structs.replace(request, model=route.model)
+            if i + 1 < len(steps) and steps[i + 1][0] is route:
+                delay = self._policy.backoff_s * (2**n)
+                await asyncio.sleep(min(delay, max(self.deadline - self._loop.time(), 0)))
+
+    def failed(self, route: Route, exc: ProviderError | TimeoutError) -> None:
+        """Note a failed attempt, or re-raise it when it must not be retried."""
+        if not _retryable(exc):
+            raise exc
+        self._last = exc
+        _log.warning("provider_attempt_failed", provider=route.provider.name, error=type(exc).__name__)
+
+    def exhausted(self) -> ProviderError:
+        """The error once every attempt failed or the deadline passed."""
+        if isinstance(self._last, UpstreamFailed):
+            return self._last
+        return UpstreamTimeout(self._routes[-1].provider.name if self._routes else "provider")
 
 
 async def complete(routes: Sequence[Route], request: ModelRequest, policy: CallPolicy) -> Completion:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + policy.total_timeout_s
-    last: BaseException | None = None
-    plan = _plan(routes, policy)
-    for i, (route, attempt) in enumerate(plan):
-        if loop.time() >= deadline:
-            break
+    attempts = _Attempts(routes, policy)
+    async for route, req in attempts.plan(request):
         try:
-            async with asyncio.timeout_at(deadline):
-                return await route.provider.complete(msgspec.structs.replace(request, model=route.model))
+            async with asyncio.timeout_at(attempts.deadline):
+                return await route.provider.complete(req)
         except (ProviderError, TimeoutError) as exc:
-            if not _retryable(exc):
-                raise
-            last = exc
-            _log.warning(
-                "provider_attempt_failed",
-                provider=route.provider.name,
-                attempt=attempt + 1,
-                error=type(exc).__name__,
-            )
-        if i + 1 < len(plan) and plan[i + 1][0] is route:
-            await _pause(attempt, policy, deadline)
-    if isinstance(last, UpstreamFailed):
-        raise last
-    raise UpstreamTimeout(routes[-1].provider.name if routes else "provider")
+            attempts.failed(route, exc)
+    raise attempts.exhausted()
 
 
 async def stream(
     routes: Sequence[Route], request: ModelRequest, policy: CallPolicy
 ) -> AsyncIterator[TextDelta | Completion]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + policy.total_timeout_s
-    last: BaseException | None = None
-    plan = _plan(routes, policy)
-    for i, (route, attempt) in enumerate(plan):
-        if loop.time() >= deadline:
-            break
+    attempts = _Attempts(routes, policy)
+    async for route, req in attempts.plan(request):
         started = False
         try:
-            async with asyncio.timeout_at(deadline):
-                async for item in route.provider.stream(msgspec.structs.replace(request, model=route.model)):
+            async with asyncio.timeout_at(attempts.deadline):
+                async for item in route.provider.stream(req):
                     if isinstance(item, TextDelta) and item.text:
                         started = True
                     yield item
             return
         except (ProviderError, TimeoutError) as exc:
-            if started or not _retryable(exc):
-                raise
-            last = exc
-            _log.warning(
-                "provider_attempt_failed",
-                provider=route.provider.name,
-                attempt=attempt + 1,
-                error=type(exc).__name__,
-            )
-        if i + 1 < len(plan) and plan[i + 1][0] is route:
-            await _pause(attempt, policy, deadline)
-    if isinstance(last, UpstreamFailed):
-        raise last
-    raise UpstreamTimeout(routes[-1].provider.name if routes else "provider")
+            if started:
+                raise  # a delta reached the client: no other provider may take over
+            attempts.failed(route, exc)
+    raise attempts.exhausted()

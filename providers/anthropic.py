@@ -7,16 +7,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
-import httpx2
 from anthropic import AsyncAnthropic
 
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.errors import (
     ProviderError,
-    UpstreamFailed,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    retryable_status,
+    map_sdk_error,
+    upstream_errors,
 )
 
 DEFAULT_CONTEXT_TOKENS = 200_000
@@ -26,22 +23,10 @@ OPENING = "(The conversation so far follows.)"
 
 
 def map_error(name: str, exc: Exception) -> ProviderError:
-    """SDK exceptions to adapter errors, by type and status only (never by message text)."""
-    if isinstance(exc, anthropic.RateLimitError):
-        return UpstreamRateLimited(name, exc.response.headers.get("retry-after"))
-    if isinstance(exc, anthropic.APITimeoutError):
-        return UpstreamTimeout(name)
-    if isinstance(exc, anthropic.APIStatusError):
-        # 529 "overloaded" is a server error like any 5xx.
-        return UpstreamFailed(name, exc.status_code, retryable=retryable_status(exc.status_code))
-    return UpstreamFailed(name, retryable=True)
+    return map_sdk_error(name, exc, anthropic)
 
 
-# What an upstream can make the SDK raise: its own errors, transport errors it lets through (a broken
-# stream surfaces as `httpx2.RemoteProtocolError`), and unreadable answers (JSON, validation). Anything
-# else (a TypeError from a parameter the SDK does not know, a warning turned error) is a bug of ours:
-# it must surface as one, not be retried and reported as the upstream's failure.
-_UPSTREAM_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError, ValueError)
+_UPSTREAM_ERRORS = upstream_errors(anthropic)
 
 
 def to_messages(request: ModelRequest) -> tuple[str | None, list[dict[str, Any]]]:

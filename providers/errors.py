@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
+import httpx2
+
 
 class ProviderError(Exception):
     """An upstream call failed in a way the caller cannot fix by changing the request."""
@@ -53,3 +57,29 @@ class UpstreamFailed(ProviderError):
 
 def retryable_status(status: int) -> bool:
     return status >= 500 or status in (408, 409)
+
+
+def map_sdk_error(name: str, exc: Exception, sdk: ModuleType) -> ProviderError:
+    """An official SDK's exception as an adapter error, by type and status only (never by text).
+
+    The OpenAI and Anthropic SDKs share their exception hierarchy (`RateLimitError`,
+    `APITimeoutError`, `APIStatusError`, ...), so one mapping serves both.
+    """
+    if isinstance(exc, sdk.RateLimitError):
+        return UpstreamRateLimited(name, exc.response.headers.get("retry-after"))
+    if isinstance(exc, sdk.APITimeoutError):
+        return UpstreamTimeout(name)
+    if isinstance(exc, sdk.APIStatusError):
+        # Anthropic's 529 "overloaded" is a server error like any 5xx.
+        return UpstreamFailed(name, exc.status_code, retryable=retryable_status(exc.status_code))
+    # Connection errors, broken streams, unreadable answers: the upstream failed us.
+    return UpstreamFailed(name, retryable=True)
+
+
+def upstream_errors(sdk: ModuleType) -> tuple[type[Exception], ...]:
+    """What an upstream can make an SDK raise: the SDK's own errors, transport errors it lets
+    through (a broken stream surfaces as `httpx2.RemoteProtocolError`), and unreadable answers
+    (JSON, validation: `ValueError`). Anything else (a TypeError from a parameter the SDK does not
+    know) is a bug of ours: it must surface as one, not be retried as the upstream's failure."""
+    base: type[Exception] = sdk.OpenAIError if hasattr(sdk, "OpenAIError") else sdk.AnthropicError
+    return (base, httpx2.HTTPError, ValueError)

@@ -15,10 +15,8 @@ from openai import AsyncOpenAI
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.errors import (
     ProviderError,
-    UpstreamFailed,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    retryable_status,
+    map_sdk_error,
+    upstream_errors,
 )
 
 DEFAULT_CONTEXT_TOKENS = 128_000
@@ -35,22 +33,10 @@ _WINDOWS = {
 
 
 def map_error(name: str, exc: Exception) -> ProviderError:
-    """SDK exceptions to adapter errors, by type and status only (never by message text)."""
-    if isinstance(exc, openai.RateLimitError):
-        return UpstreamRateLimited(name, exc.response.headers.get("retry-after"))
-    if isinstance(exc, openai.APITimeoutError):
-        return UpstreamTimeout(name)
-    if isinstance(exc, openai.APIStatusError):
-        return UpstreamFailed(name, exc.status_code, retryable=retryable_status(exc.status_code))
-    # Connection errors, broken streams, unreadable answers: the upstream failed us.
-    return UpstreamFailed(name, retryable=True)
+    return map_sdk_error(name, exc, openai)
 
 
-# What an upstream can make the SDK raise: its own errors, transport errors it lets through (a broken
-# stream surfaces as `httpx2.RemoteProtocolError`), and unreadable answers (JSON, validation). Anything
-# else (a TypeError from a parameter the SDK does not know, a warning turned error) is a bug of ours:
-# it must surface as one, not be retried and reported as the upstream's failure.
-_UPSTREAM_ERRORS = (openai.OpenAIError, httpx2.HTTPError, ValueError)
+_UPSTREAM_ERRORS = upstream_errors(openai)
 
 
 class _Message(msgspec.Struct):

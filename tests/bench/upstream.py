@@ -113,7 +113,10 @@ def make_app(latency_s: float) -> Any:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-type", b"application/json")],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(payload)),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": payload})
