@@ -309,6 +309,7 @@ def _pct(sorted_values: list[float], p: float) -> float:
 class _Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.used = time.perf_counter()
 
     async def exchange(self, request: bytes) -> int:
         """One request on a keep-alive connection; the status code."""
@@ -341,6 +342,10 @@ async def _paced(
 
     async def one(scheduled: float) -> None:
         nonlocal errors
+        # A connection left idle for seconds may have been closed by the server's keep-alive
+        # timeout: such connections are dropped, not reused (that would be the generator's error).
+        while idle and time.perf_counter() - idle[-1].used > 2:
+            idle.pop().writer.close()
         conn = idle.pop() if idle else _Conn(*await asyncio.open_connection(host, int(port)))
         try:
             status = await conn.exchange(request)
@@ -352,6 +357,7 @@ async def _paced(
         times.append((time.perf_counter() - scheduled) * 1000)
         if status != 200:
             errors += 1
+        conn.used = time.perf_counter()
         idle.append(conn)
 
     tasks = []
