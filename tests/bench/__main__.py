@@ -1,4 +1,6 @@
-"""The benchmark: `make bench` (or `python -m tests.bench [--smoke] [--soak]`). Prints one table.
+"""The benchmark: `make bench` (or `python -m tests.bench [--smoke] [--soak] [--soak-only]`).
+
+Prints one table.
 
 Everything runs on this machine: a fake OpenAI-compatible upstream with a fixed latency, the
 gateway (uvicorn workers, its OpenAI adapter pointed at the fake), and the load generators
@@ -456,6 +458,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m tests.bench")
     ap.add_argument("--smoke", action="store_true", help="a few seconds in all, for CI")
     ap.add_argument("--soak", action="store_true", help="also RSS after 10,000 and 100,000 requests")
+    ap.add_argument("--soak-only", action="store_true", help="only the RSS soak")
     ap.add_argument("--latency-ms", type=float, default=float(os.environ.get("GATEWAY_BENCH_LATENCY_MS", 20)))
     ap.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_BENCH_WORKERS", 2)))
     ap.add_argument("--seconds", type=float, default=10)
@@ -470,7 +473,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     try:
         with upstream(args.latency_ms, work) as up:
-            results += run_sqlite(up, work, args, seconds, paced_seconds, lengths)
+            if args.soak_only:
+                with gateway(work, up, workers=args.workers, data=work / "soak") as (gw, proc):
+                    results += soak(gw, proc, work)
+            else:
+                results += run_sqlite(up, work, args, seconds, paced_seconds, lengths)
             if os.environ.get("GATEWAY_BENCH_MONGODB_URI") and not args.smoke:
                 results += run_mongo(up, work, args, seconds)
     finally:
