@@ -68,6 +68,7 @@ def default_providers(settings: Settings, config: ProviderConfig) -> dict[str, P
             attempt_timeout_s=attempt,
             legacy_max_tokens=endpoint.legacy_max_tokens,
             default_context_tokens=endpoint.context_tokens or DEFAULT_CONTEXT_TOKENS,
+            direct=True,
         )
     return providers
 

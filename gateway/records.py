@@ -44,6 +44,24 @@ class MessageRecord(msgspec.Struct, frozen=True, kw_only=True):
     seq: int = 0
 
 
+class HistoryMessage(msgspec.Struct, frozen=True, array_like=True):
+    """A thread message as a turn's history reads it: its place and what the model sees.
+
+    `array_like`: the SQLite store builds these straight from one JSON array per read.
+    """
+
+    seq: int
+    message: ChatMessage
+
+    @property
+    def role(self) -> Role:
+        return self.message.role
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return self.message.texts
+
+
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
     input_tokens: int = 0
     output_tokens: int = 0

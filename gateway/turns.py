@@ -7,6 +7,7 @@ even for a streaming request); `complete` and `stream` call the model and save t
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import msgspec
@@ -16,7 +17,15 @@ from gateway import calls, errors
 from gateway.calls import CallPolicy
 from gateway.context import BATCH, Budget, fit_history, fit_in_memory
 from gateway.ids import new_id
-from gateway.records import MessageRecord, ResponseRecord, State, ThreadRecord, Usage, seq_ranges
+from gateway.records import (
+    HistoryMessage,
+    MessageRecord,
+    ResponseRecord,
+    State,
+    ThreadRecord,
+    Usage,
+    seq_ranges,
+)
 from gateway.schemas import ResponseRequest, ThreadRef
 from gateway.store.base import Store, TurnView
 from gateway.store.cache import ResponseCache
@@ -26,6 +35,8 @@ from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.registry import Registry, Route
 
 SYSTEM_HISTORY_LIMIT = 256
+_chat: Callable[[HistoryMessage], ChatMessage] = operator.attrgetter("message")
+_seq: Callable[[HistoryMessage], int] = operator.attrgetter("seq")
 _log = structlog.get_logger("gateway.turns")
 
 
@@ -179,7 +190,7 @@ class TurnService:
         """The history that fits, and the sequence numbers of its messages."""
         system = view.system
 
-        async def fetch(last: MessageRecord | None) -> list[MessageRecord]:
+        async def fetch(last: HistoryMessage | None) -> list[HistoryMessage]:
             if last is None:
                 return view.recent  # the first batch came with the view
             return await self._store.recent_messages(
@@ -190,10 +201,10 @@ class TurnService:
             budget,
             system=system,
             fetch_recent=fetch,
-            chat=lambda m: ChatMessage(m.role, m.texts),
-            position=lambda m: m.seq,
+            chat=_chat,
+            position=_seq,
         )
-        return [ChatMessage(m.role, m.texts) for m in chosen], [m.seq for m in chosen]
+        return [m.message for m in chosen], [m.seq for m in chosen]
 
     async def get_response(self, org: str, response_id: str) -> ResponseRecord:
         """A live response of `org`: the cache first, then the store (one round trip each)."""

@@ -13,6 +13,7 @@ import openai
 from openai import AsyncOpenAI
 
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
+from providers.direct import DirectClient, decode_or_fail
 from providers.errors import (
     ProviderError,
     map_sdk_error,
@@ -59,8 +60,25 @@ class _ChatCompletion(msgspec.Struct):
     usage: _Usage | None = None
 
 
+class _Delta(msgspec.Struct):
+    content: str | None = None
+
+
+class _ChunkChoice(msgspec.Struct):
+    delta: _Delta = msgspec.field(default_factory=_Delta)
+
+
+class _Chunk(msgspec.Struct):
+    """One event of a streamed Chat Completion: a delta, or the last one's usage."""
+
+    choices: list[_ChunkChoice] = msgspec.field(default_factory=list)
+    usage: _Usage | None = None
+
+
 _encode = msgspec.json.Encoder().encode
-_decode_completion = msgspec.json.Decoder(_ChatCompletion).decode
+_completion_decoder = msgspec.json.Decoder(_ChatCompletion)
+_decode_completion = _completion_decoder.decode
+_chunk_decoder = msgspec.json.Decoder(_Chunk)
 
 
 def _messages(request: ModelRequest) -> list[dict[str, Any]]:
@@ -75,7 +93,11 @@ def _messages(request: ModelRequest) -> list[dict[str, Any]]:
 
 class OpenAIProvider:
     """One OpenAI-compatible endpoint. The SDK's own retries are off: retries and fallbacks are
-    decided in one place (`gateway.calls`), so they never stack."""
+    decided in one place (`gateway.calls`), so they never stack.
+
+    `direct`: calls go through `providers.direct` (aiohttp and msgspec only) instead of the SDK;
+    used for the config file's endpoints. Both send the same requests and raise the same errors.
+    """
 
     def __init__(
         self,
@@ -87,8 +109,19 @@ class OpenAIProvider:
         context_tokens: dict[str, int] | None = None,
         default_context_tokens: int = DEFAULT_CONTEXT_TOKENS,
         legacy_max_tokens: bool = False,
+        direct: bool = False,
     ) -> None:
         self.name = name
+        self._direct = (
+            DirectClient(
+                name=name,
+                base_url=base_url or "https://api.openai.com/v1",
+                api_key=api_key,
+                timeout_s=attempt_timeout_s,
+            )
+            if direct
+            else None
+        )
         # aiohttp as the SDK's transport: httpx's connection pool costs several times more CPU per
         # request at gateway concurrency (it scans every pooled connection on each request).
         self._client = AsyncOpenAI(
@@ -122,6 +155,9 @@ class OpenAIProvider:
         return params
 
     async def complete(self, request: ModelRequest) -> Completion:
+        if self._direct is not None:
+            data = await self._direct.post("/chat/completions", _encode(self._params(request)))
+            return _completion(decode_or_fail(self.name, _completion_decoder, data))
         # The SDK's own client sends the request (auth, base URL, timeouts, error types), but the body
         # is encoded and the answer decoded with msgspec: `create()`'s recursive transform of the
         # parameters and its pydantic models cost more CPU than the rest of a turn together.
@@ -135,15 +171,13 @@ class OpenAIProvider:
             result = _decode_completion(await response.aread())
         except _UPSTREAM_ERRORS as exc:
             raise map_error(self.name, exc) from None
-        text = (result.choices[0].message.content or "") if result.choices else ""
-        usage = result.usage
-        return Completion(
-            text=text,
-            input_tokens=usage.prompt_tokens if usage else 0,
-            output_tokens=usage.completion_tokens if usage else 0,
-        )
+        return _completion(result)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]:
+        if self._direct is not None:
+            async for item in self._stream_direct(request):
+                yield item
+            return
         parts: list[str] = []
         input_tokens = output_tokens = 0
         try:
@@ -168,5 +202,40 @@ class OpenAIProvider:
             raise map_error(self.name, exc) from None
         yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
 
+    async def _stream_direct(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]:
+        assert self._direct is not None
+        parts: list[str] = []
+        input_tokens = output_tokens = 0
+        body = _encode({**self._params(request), "stream": True, "stream_options": {"include_usage": True}})
+        events = self._direct.events("/chat/completions", body)
+        try:
+            async for data in events:
+                if data == b"[DONE]":
+                    break
+                chunk = decode_or_fail(self.name, _chunk_decoder, data)
+                if chunk.usage is not None:
+                    input_tokens = chunk.usage.prompt_tokens
+                    output_tokens = chunk.usage.completion_tokens
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        parts.append(choice.delta.content)
+                        yield TextDelta(choice.delta.content)
+        finally:
+            # Also on cancellation (the client went away): the upstream request is closed.
+            await events.aclose()
+        yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
+
     async def aclose(self) -> None:
+        if self._direct is not None:
+            await self._direct.aclose()
         await self._client.close()
+
+
+def _completion(result: _ChatCompletion) -> Completion:
+    text = (result.choices[0].message.content or "") if result.choices else ""
+    usage = result.usage
+    return Completion(
+        text=text,
+        input_tokens=usage.prompt_tokens if usage else 0,
+        output_tokens=usage.completion_tokens if usage else 0,
+    )

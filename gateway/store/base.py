@@ -12,7 +12,7 @@ from typing import Protocol
 
 import msgspec
 
-from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord
+from gateway.records import HistoryMessage, MessageRecord, Page, ResponseRecord, State, ThreadRecord
 
 ThreadUpdate = Callable[[ThreadRecord], ThreadRecord]
 
@@ -30,8 +30,8 @@ class TurnView(msgspec.Struct, frozen=True, kw_only=True):
 
     thread: ThreadRecord | None
     tombstoned: bool = False
-    system: list[MessageRecord] = msgspec.field(default_factory=list)  # newest first
-    recent: list[MessageRecord] = msgspec.field(default_factory=list)  # non-system, newest first
+    system: list[HistoryMessage] = msgspec.field(default_factory=list)  # newest first
+    recent: list[HistoryMessage] = msgspec.field(default_factory=list)  # non-system, newest first
 
 
 class CursorNotFound(Exception):
@@ -83,10 +83,10 @@ class Store(Protocol):
 
     async def recent_messages(
         self, org: str, thread_id: str, *, before_seq: int | None, limit: int
-    ) -> list[MessageRecord]:
+    ) -> list[HistoryMessage]:
         """Non-system messages, newest first, older than `before_seq` (the history tail)."""
 
-    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[MessageRecord]:
+    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[HistoryMessage]:
         """System messages, newest first."""
 
     async def append_turn(

@@ -30,7 +30,15 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from gateway.errors import StoreUnavailable, ThreadAlreadyExists, ThreadNotFound
-from gateway.records import MessageRecord, Page, ResponseRecord, State, ThreadRecord, with_turn_inputs
+from gateway.records import (
+    HistoryMessage,
+    MessageRecord,
+    Page,
+    ResponseRecord,
+    State,
+    ThreadRecord,
+    with_turn_inputs,
+)
 from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate, TurnView
 from gateway.store.mongo_base import MongoCollections
 from gateway.store.mongo_docs import (
@@ -50,6 +58,8 @@ from gateway.threads import is_expired
 from providers.base import ChatMessage
 
 _MAX_ATTEMPTS = 200
+# What a turn's history reads of each message.
+_HISTORY_FIELDS = {"_id": 0, "seq": 1, "role": 1, "texts": 1}
 _PURGE_BATCH = 500
 
 
@@ -193,21 +203,23 @@ class MongoStore(MongoCollections):
         )
         return Page(items=[_message(d) for d in docs[:limit]], has_more=len(docs) > limit)
 
-    async def _tail(self, query: Doc, limit: int) -> list[MessageRecord]:
-        docs = await self._messages.find(query).sort("seq", DESCENDING).limit(limit).to_list()
-        return [_message(d) for d in docs]
+    async def _tail(self, query: Doc, limit: int) -> list[HistoryMessage]:
+        docs = (
+            await self._messages.find(query, _HISTORY_FIELDS).sort("seq", DESCENDING).limit(limit).to_list()
+        )
+        return [HistoryMessage(d["seq"], ChatMessage(d["role"], tuple(d["texts"]))) for d in docs]
 
     @_unavailable
     async def recent_messages(
         self, org: str, thread_id: str, *, before_seq: int | None, limit: int
-    ) -> list[MessageRecord]:
+    ) -> list[HistoryMessage]:
         query: Doc = {"org": _s(org), "thread_id": _s(thread_id), "role": {"$ne": "system"}}
         if before_seq is not None:
             query["seq"] = {"$lt": int(before_seq)}
         return await self._tail(query, limit)
 
     @_unavailable
-    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[MessageRecord]:
+    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[HistoryMessage]:
         return await self._tail({"org": _s(org), "thread_id": _s(thread_id), "role": "system"}, limit)
 
     @_unavailable
