@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import structlog
 from litestar import Litestar, Router
@@ -15,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from gateway.api.auth import KeyRing, authenticate
 from gateway.api.context import RequestContextMiddleware, before_send
 from gateway.api.errors import handle_exception
+from gateway.api.fast import FastTurns, is_fast
 from gateway.api.health import health, ready
 from gateway.api.responses import create_response
 from gateway.api.services import Services
@@ -37,6 +40,18 @@ from providers.openai import DEFAULT_CONTEXT_TOKENS, OpenAIProvider
 from providers.registry import KNOWN_PROVIDERS, Registry
 
 _log = structlog.get_logger("gateway")
+
+
+class Gateway(Litestar):
+    """The Litestar app, with the everyday turn answered by `gateway.api.fast` in front of it."""
+
+    fast: FastTurns | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fast is not None and is_fast(scope):
+            await self.fast(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def default_providers(settings: Settings, config: ProviderConfig) -> dict[str, Provider]:
@@ -173,7 +188,7 @@ def create_app(
                 await adapter.aclose()
 
     v1 = Router(path="/v1", route_handlers=[ThreadController, create_response], guards=[authenticate])
-    app = Litestar(
+    app = Gateway(
         route_handlers=[health, ready, v1],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
@@ -184,9 +199,16 @@ def create_app(
         openapi_config=OpenAPIConfig(title="Thread gateway", version="0.1.0", path="/schema"),
         logging_config=None,
     )
-    app.state.keyring = KeyRing(settings.api_keys)
+    keyring = KeyRing(settings.api_keys)
+    app.state.keyring = keyring
     app.state.settings = settings
     app.state.services = services
+    app.fast = FastTurns(
+        functools.partial(Litestar.__call__, app),
+        services=services,
+        keyring=keyring,
+        max_body_bytes=settings.max_body_bytes,
+    )
     return app
 
 

@@ -13,6 +13,7 @@ from providers.base import ChatMessage
 
 Counter = Callable[[ChatMessage], int]
 BATCH = 64
+MAX_BATCH = 1024
 
 
 class Budget:
@@ -40,14 +41,16 @@ async def fit_history[M](
     budget: Budget,
     *,
     system: Sequence[M],
-    fetch_recent: Callable[[M | None], Awaitable[Sequence[M]]],
+    fetch_recent: Callable[[M | None, int], Awaitable[Sequence[M]]],
     chat: Callable[[M], ChatMessage],
     position: Callable[[M], int],
 ) -> list[M]:
     """Choose the history the model sees, in original order.
 
-    `system` are the system messages, newest first; they are taken first. `fetch_recent(last)`
-    returns the next batch (newest first, up to `BATCH`) of other messages older than `last`.
+    `system` are the system messages, newest first; they are taken first. `fetch_recent(last, n)`
+    returns the next batch (newest first, up to `n`) of other messages older than `last`. The
+    first batch asks for `BATCH`; each later one for about what the rest of the budget holds at the
+    sizes seen so far, so a long thread costs two reads, rarely three.
     """
     chosen: list[M] = []
     for message in system:
@@ -55,15 +58,19 @@ async def fit_history[M](
             break
         chosen.append(message)
     last: M | None = None
+    limit = BATCH
     while True:
-        batch = await fetch_recent(last)
+        before = budget.remaining
+        batch = await fetch_recent(last, limit)
         for message in batch:
             if not budget.take(chat(message)):
                 return sorted(chosen, key=position)
             chosen.append(message)
-        if len(batch) < BATCH:
+        if len(batch) < limit:
             return sorted(chosen, key=position)
         last = batch[-1]
+        average = max((before - budget.remaining) / len(batch), 1.0)
+        limit = min(max(BATCH, int(budget.remaining / average * 1.25) + 8), MAX_BATCH)
 
 
 async def fit_in_memory(budget: Budget, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
@@ -72,9 +79,9 @@ async def fit_in_memory(budget: Budget, messages: Sequence[ChatMessage]) -> list
     system = [im for im in reversed(indexed) if im[1].role == "system"]
     others = [im for im in reversed(indexed) if im[1].role != "system"]
 
-    async def fetch(last: tuple[int, ChatMessage] | None) -> list[tuple[int, ChatMessage]]:
+    async def fetch(last: tuple[int, ChatMessage] | None, limit: int) -> list[tuple[int, ChatMessage]]:
         start = 0 if last is None else others.index(last) + 1
-        return others[start : start + BATCH]
+        return others[start : start + limit]
 
     chosen = await fit_history(
         budget, system=system, fetch_recent=fetch, chat=lambda im: im[1], position=lambda im: im[0]

@@ -190,12 +190,10 @@ class TurnService:
         """The history that fits, and the sequence numbers of its messages."""
         system = view.system
 
-        async def fetch(last: HistoryMessage | None) -> list[HistoryMessage]:
+        async def fetch(last: HistoryMessage | None, limit: int) -> list[HistoryMessage]:
             if last is None:
-                return view.recent  # the first batch came with the view
-            return await self._store.recent_messages(
-                org, thread_id, before_seq=None if last is None else last.seq, limit=BATCH
-            )
+                return view.recent  # the first batch (`BATCH`) came with the view
+            return await self._store.recent_messages(org, thread_id, before_seq=last.seq, limit=limit)
 
         chosen = await fit_history(
             budget,

@@ -25,7 +25,8 @@ class ChatMessage(msgspec.Struct, frozen=True, array_like=True):
 
     @property
     def chars(self) -> int:
-        return sum(len(t) for t in self.texts)
+        texts = self.texts
+        return len(texts[0]) if len(texts) == 1 else sum(map(len, texts))
 
 
 class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):

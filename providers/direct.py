@@ -45,9 +45,14 @@ class SseLines:
         self._data: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        self._buffer += chunk
+        text = self._buffer + chunk
+        # A `\r` at the end may be the first half of a `\r\n` split across reads: keep it back.
+        held = b"\r" if text.endswith(b"\r") else b""
+        if held:
+            text = text[:-1]
         events: list[bytes] = []
-        *lines, self._buffer = self._buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        *lines, rest = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        self._buffer = rest + held
         for line in lines:
             if not line:
                 if self._data:
@@ -61,8 +66,9 @@ class SseLines:
 
     def close(self) -> list[bytes]:
         """What the end of the stream completes (a last event without its blank line)."""
-        events = self.feed(b"\n\n") if self._buffer or self._data else []
-        return events
+        if not (self._buffer or self._data):
+            return []
+        return self.feed(b"\n\n")
 
 
 class DirectClient:

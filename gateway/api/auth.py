@@ -4,7 +4,7 @@ organization."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -28,12 +28,21 @@ class KeyRing:
         return self._orgs.get(_digest(key))
 
 
-def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    key = connection.headers.get("x-api-key")
-    if key:
-        return key.strip()
-    auth = connection.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
+def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The key of a request's raw (ASGI) headers: `X-API-Key`, else `Authorization: Bearer`.
+
+    Read from the raw headers so that the framework's routes and the fast path of
+    `gateway.api.fast` see exactly the same key. The first of repeated headers counts.
+    """
+    api_key = authorization = None
+    for name, value in headers:
+        if name == b"x-api-key" and api_key is None:
+            api_key = value.decode("latin-1")
+        elif name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+    if api_key:
+        return api_key.strip()
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None
@@ -48,7 +57,7 @@ def check_organization(claimed: str | None, org: str) -> None:
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard of every `/v1` route: sets `connection.state.org`."""
     keyring: KeyRing = connection.app.state.keyring
-    key = presented_key(connection)
+    key = presented_key(connection.scope["headers"])
     if key is None:
         raise AuthenticationRequired("An API key is required: send `X-API-Key` or `Authorization: Bearer`.")
     org = keyring.organization(key)

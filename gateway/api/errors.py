@@ -48,9 +48,9 @@ def _as_gateway_error(exc: Exception) -> errors.GatewayError:
     return errors.InternalError("The gateway failed to process the request.")
 
 
-def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+def render_error(exc: Exception, rid: str) -> tuple[errors.GatewayError, bytes]:
+    """The gateway error an exception stands for, and its envelope (logged when unexpected)."""
     error = _as_gateway_error(exc)
-    rid = request_id(request.scope)
     if isinstance(error, errors.InternalError):
         # The traceback is logged; the caller only gets the request id to quote.
         _log.error("unhandled_error", request_id=rid, exc_type=type(exc).__name__, exc_info=exc)
@@ -62,6 +62,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         details=error.details,
         rid=rid,
     )
+    return error, body
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    error, body = render_error(exc, request_id(request.scope))
     return Response(
         content=body, status_code=error.status, media_type="application/json", headers=error.headers
     )

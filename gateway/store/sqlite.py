@@ -245,15 +245,22 @@ class SqliteStore:
 
         return await self._engine.read(op)
 
-    def _history(self, db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[HistoryMessage]:
-        """Messages newest first, as one JSON array built by SQLite and decoded by msgspec.
+    def _history(
+        self, db: sqlite3.Connection, where: str, args: tuple[Any, ...], index: str | None = None
+    ) -> list[HistoryMessage]:
+        """Messages newest first, as one JSON array text built by SQLite and decoded by msgspec.
 
         One step of the statement instead of one per row: the reader thread hands the GIL back
         and forth once, not once per message, and no Python object is made per column.
         """
+        source = f"messages INDEXED BY {index}" if index else "messages"
+        # Each row becomes `[seq,["role",texts]]` by concatenation: `texts` is stored as a JSON array
+        # (written by msgspec) and `role` is one of three plain words, so the text is valid JSON
+        # without SQLite parsing each message's JSON again (half the cost of `json_group_array`).
         (doc,) = db.execute(
-            "SELECT json_group_array(json_array(seq, json_array(role, json(CAST(texts AS TEXT))))) "
-            f"FROM (SELECT seq, role, texts FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?)",
+            "SELECT '[' || coalesce(group_concat('[' || seq || ',[\"' || role || '\",' || "
+            "CAST(texts AS TEXT) || ']]', ','), '') || ']' "
+            f"FROM (SELECT seq, role, texts FROM {source} WHERE {where} ORDER BY seq DESC LIMIT ?)",
             args,
         ).fetchone()
         found = _history_decode(doc)
@@ -270,7 +277,11 @@ class SqliteStore:
         )
 
     def _system(self, db: sqlite3.Connection, org: str, thread_id: str, limit: int) -> list[HistoryMessage]:
-        return self._history(db, "org = ? AND thread_id = ? AND role = 'system'", (org, thread_id, limit))
+        # The partial index holds only system messages: without it, a thread with none would be
+        # scanned whole.
+        return self._history(
+            db, "org = ? AND thread_id = ? AND role = 'system'", (org, thread_id, limit), "messages_system"
+        )
 
     async def recent_messages(
         self, org: str, thread_id: str, *, before_seq: int | None, limit: int

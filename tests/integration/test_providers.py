@@ -284,6 +284,12 @@ async def test_exact_upstream_request_answer_and_usage_for_a_thread_with_history
     ] * 2
     assert all(key_header(c) == case.key for c in fake.calls)
     assert [c for c in up.calls() if c not in fake.calls] == []
+    # Config endpoints go through the direct client, OpenAI and Anthropic through their SDKs.
+    agents = {c.headers.get("user-agent", "") for c in fake.calls}
+    if case.id == "compatible":
+        assert agents == {"thread-gateway"}
+    else:
+        assert all("python" in a.lower() for a in agents), agents
     body = fake.calls[1].body
     if case.dialect == "openai":
         assert body == {
