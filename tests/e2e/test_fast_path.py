@@ -1,0 +1,154 @@
+"""The fast path of `POST /v1/model/response` (gateway.api.fast): which requests it answers itself,
+which it hands to the framework route, and that both answer alike."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from gateway.api.fast import FastTurns
+from gateway.app import Gateway, create_app
+from tests.conftest import KEY_A, ORG_B, in_this_loop, make_settings, ok, sse_events, uid, user
+
+TURN = "/v1/model/response"
+
+
+class Counting:
+    """The framework behind the fast path, counting what it is handed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.calls = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.calls += 1
+        await self.app(scope, receive, send)
+
+
+@pytest_asyncio.fixture
+async def gw(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Counting]]:
+    app = create_app(make_settings(tmp_path, max_body_bytes=4096))
+    assert isinstance(app, Gateway) and app.fast is not None
+    framework = Counting(app.fast._framework)
+    app.fast = FastTurns(
+        framework,
+        services=app.state.services,
+        keyring=app.state.keyring,
+        max_body_bytes=4096,
+    )
+    async with in_this_loop(app) as client:
+        yield client, framework
+
+
+def _turn(**fields: Any) -> dict[str, Any]:
+    return {"model": "echo", "inputs": [user("hello")], **fields}
+
+
+async def test_the_everyday_turn_never_reaches_the_framework(gw: tuple[httpx.AsyncClient, Counting]) -> None:
+    client, framework = gw
+    thread = uid("thread")
+    for _ in range(3):
+        body = ok(await client.post(TURN, json=_turn(thread=thread), headers={"X-API-Key": KEY_A}))
+        assert body["thread_id"] == thread
+    # Bearer keys, chained responses and errors raised by the turn itself stay on the fast path too.
+    prev = ok(await client.post(TURN, json=_turn(), headers={"Authorization": f"Bearer {KEY_A}"}))
+    ok(await client.post(TURN, json=_turn(previousResponseId=prev["id"]), headers={"X-API-Key": KEY_A}))
+    r = await client.post(TURN, json=_turn(model="nowhere/none"), headers={"X-API-Key": KEY_A})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "MODEL_NOT_FOUND"
+    assert framework.calls == 0
+    threads = ok(await client.get("/v1/threads", headers={"X-API-Key": KEY_A}))
+    assert any(t["id"] == thread and t["message_count"] == 6 for t in threads["data"])
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "path", "status", "code"),
+    [
+        ({}, _turn(), TURN, 401, "AUTHENTICATION_REQUIRED"),
+        ({"X-API-Key": "nope"}, _turn(), TURN, 401, "INVALID_API_KEY"),
+        ({"X-API-Key": KEY_A}, {"model": "echo"}, TURN, 422, "VALIDATION_ERROR"),
+        ({"X-API-Key": KEY_A}, _turn(store="false"), TURN, 422, "VALIDATION_ERROR"),
+        ({"X-API-Key": KEY_A}, _turn(organization_id=ORG_B), TURN, 403, "ORGANIZATION_ACCESS_DENIED"),
+        (
+            {"X-API-Key": KEY_A},
+            _turn(),
+            TURN + f"?organization_id={ORG_B}",
+            403,
+            "ORGANIZATION_ACCESS_DENIED",
+        ),
+        ({"X-API-Key": KEY_A}, _turn(inputs=[user("x" * 5000)]), TURN, 413, "PAYLOAD_TOO_LARGE"),
+    ],
+    ids=["no-key", "bad-key", "no-inputs", "lenient-bool", "other-org", "query-org", "too-large"],
+)
+async def test_everything_else_is_answered_by_the_framework_route(
+    gw: tuple[httpx.AsyncClient, Counting],
+    headers: dict[str, str],
+    body: dict[str, Any],
+    path: str,
+    status: int,
+    code: str,
+) -> None:
+    client, framework = gw
+    r = await client.post(
+        path, content=json.dumps(body), headers={"Content-Type": "application/json", **headers}
+    )
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["code"] == code
+    assert error["trace_id"] == r.headers["x-request-id"]
+    # A query string never enters the fast path; the others are handed over from it.
+    assert framework.calls == (0 if "?" in path else 1)
+
+
+async def test_a_streamed_turn_is_the_framework_s_with_its_body_replayed(
+    gw: tuple[httpx.AsyncClient, Counting],
+) -> None:
+    client, framework = gw
+    thread = uid("thread")
+    r = await client.post(TURN, json=_turn(thread=thread, stream=True), headers={"X-API-Key": KEY_A})
+    assert r.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(r.text)
+    assert events[-1][0] == "response.completed"
+    assert events[-1][1]["response"]["thread_id"] == thread
+    assert framework.calls == 1
+
+
+async def test_both_paths_answer_alike(gw: tuple[httpx.AsyncClient, Counting]) -> None:
+    """The same requests through the fast path and through the framework route (a query string
+    sends a request there): same status, headers and body, ids and times aside."""
+    client, _ = gw
+
+    async def both(body: dict[str, Any]) -> tuple[httpx.Response, httpx.Response]:
+        def fresh() -> dict[str, Any]:  # each path on its own thread, so both see the same history
+            return {**body, "thread": uid("thread")} if body.get("thread") == "new" else body
+
+        fast = await client.post(TURN, json=fresh(), headers={"X-API-Key": KEY_A})
+        slow = await client.post(TURN + "?via=framework", json=fresh(), headers={"X-API-Key": KEY_A})
+        return fast, slow
+
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items() if k not in ("timestamp", "trace_id", "created_at")}
+        if isinstance(value, list):
+            return [shape(v) for v in value]
+        if isinstance(value, str) and value.split("_")[0] in ("resp", "msg", "thread", "req"):
+            return value.split("_")[0]
+        return value
+
+    cases = [
+        _turn(),
+        _turn(thread="new", instructions="Be brief.", max_output_tokens=10),
+        _turn(model="nowhere/none"),
+        _turn(thread={"id": "bad id!"}),
+    ]
+    for body in cases:
+        fast, slow = await both(body)
+        assert fast.status_code == slow.status_code, (fast.text, slow.text)
+        assert set(fast.headers) == set(slow.headers)
+        assert fast.headers["content-type"] == slow.headers["content-type"]
+        assert shape(fast.json()) == shape(slow.json())
