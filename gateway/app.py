@@ -214,9 +214,16 @@ def create_app(
 
 def create_app_from_env() -> Litestar:
     """Entry point for the ASGI server (`--factory`), run once in each worker process."""
+    import gc
     import sys
 
     # The store's threads hand results back to the event loop many times a second; with the default
     # 5 ms GIL switch interval each hand-off can wait that long behind busy request code.
     sys.setswitchinterval(float(os.environ.get("GATEWAY_SWITCH_INTERVAL_S", "0.0005")))
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    # Everything made so far (modules, the app) lives as long as the process: moved out of the
+    # collector's reach, so that its full collections, the source of the worst pauses, do not
+    # walk it again and again.
+    gc.collect()
+    gc.freeze()
+    return app

@@ -192,7 +192,9 @@ class TurnService:
 
         async def fetch(last: HistoryMessage | None, limit: int) -> list[HistoryMessage]:
             if last is None:
-                return view.recent  # the first batch (`BATCH`) came with the view
+                return view.recent  # the first batch (`BATCH`, or the whole thread) came with the view
+            if view.recent_complete:
+                return []
             return await self._store.recent_messages(org, thread_id, before_seq=last.seq, limit=limit)
 
         chosen = await fit_history(

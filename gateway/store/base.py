@@ -32,6 +32,19 @@ class TurnView(msgspec.Struct, frozen=True, kw_only=True):
     tombstoned: bool = False
     system: list[HistoryMessage] = msgspec.field(default_factory=list)  # newest first
     recent: list[HistoryMessage] = msgspec.field(default_factory=list)  # non-system, newest first
+    # `recent` holds every non-system message of the thread: there is nothing older to read.
+    recent_complete: bool = False
+
+
+# A thread with at most this many messages is read whole by `turn_view`: one read, not two.
+WHOLE_THREAD = 256
+
+
+def recent_read(message_count: int, recent_limit: int) -> tuple[int, bool]:
+    """How many recent messages `turn_view` reads, and whether that is all of them."""
+    if message_count <= WHOLE_THREAD:
+        return max(message_count, 1), True
+    return recent_limit, False
 
 
 class CursorNotFound(Exception):

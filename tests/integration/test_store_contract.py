@@ -79,6 +79,7 @@ async def turn(
     *,
     at: int = T0,
     create: ThreadRecord | None = None,
+    limits: Limits = LIMITS,
 ) -> ThreadRecord:
     rid = new_id("resp")
     msgs = [
@@ -96,7 +97,7 @@ async def turn(
             adding=len(msgs),
             usage=Usage(input_tokens=2, output_tokens=3),
             next_state=None,
-            limits=LIMITS,
+            limits=limits,
             at_us=at,
         ),
         at_us=at,
@@ -206,6 +207,31 @@ async def test_recent_and_system_messages_read_the_tail(store: Store) -> None:
     older = await store.recent_messages("o1", tid, before_seq=recent[-1].seq, limit=3)
     assert [m.texts[0] for m in older] == ["u1"]
     assert [m.texts[0] for m in await store.system_messages("o1", tid, limit=5)] == ["s1"]
+
+
+async def test_turn_view_reads_a_short_thread_whole_and_a_long_one_by_its_tail(store: Store) -> None:
+    short, long = "view-short", "view-long"
+    await store.create_thread(thread(tid=short))
+    await store.create_thread(thread(tid=long))
+    many = [("system", "rules")] + [("user" if i % 2 else "assistant", f"m{i}") for i in range(1, 100)]
+    roomy = Limits(
+        max_messages=1000,
+        max_metadata_bytes=1024,
+        idle_us=100 * S,
+        max_age_us=1000 * S,
+        response_ttl_us=50 * S,
+    )
+    await turn(store, "o1", short, many, limits=roomy)
+    for _ in range(3):
+        await turn(store, "o1", long, many, limits=roomy)
+    view = await store.turn_view("o1", short, at_us=T0, system_limit=8, recent_limit=16)
+    assert view.recent_complete
+    assert [m.texts[0] for m in view.recent] == [f"m{i}" for i in range(99, 0, -1)]
+    assert [m.texts[0] for m in view.system] == ["rules"]
+    view = await store.turn_view("o1", long, at_us=T0, system_limit=8, recent_limit=16)
+    assert not view.recent_complete  # 300 messages: only the tail, the rest on demand
+    assert [m.texts[0] for m in view.recent] == [f"m{i}" for i in range(99, 83, -1)]
+    assert [m.seq for m in view.system] == [201, 101, 1]
 
 
 async def test_list_threads_newest_activity_first_with_filters_and_cursor(store: Store) -> None:
