@@ -36,15 +36,14 @@ class TurnView(msgspec.Struct, frozen=True, kw_only=True):
     recent_complete: bool = False
 
 
-# A thread with at most this many messages is read whole by `turn_view`: one read, not two.
+# `turn_view` reads up to this many of the newest messages: a thread this short is read whole, and
+# a longer one's first read covers what most windows take, so a turn usually costs one read.
 WHOLE_THREAD = 256
 
 
 def recent_read(message_count: int, recent_limit: int) -> tuple[int, bool]:
     """How many recent messages `turn_view` reads, and whether that is all of them."""
-    if message_count <= WHOLE_THREAD:
-        return max(message_count, 1), True
-    return recent_limit, False
+    return max(recent_limit, min(message_count, WHOLE_THREAD)), message_count <= WHOLE_THREAD
 
 
 class CursorNotFound(Exception):

@@ -43,6 +43,7 @@ from gateway.threads import Limits, is_expired, tombstone_expires_us
 from providers.base import ChatMessage
 
 _PURGE_BATCH = 500
+_INSERT_ROWS = 256  # 8 variables a row: 2,048 a statement, far below SQLite's limit
 _history_decode = msgspec.json.Decoder(list[HistoryMessage]).decode
 _by_seq = operator.attrgetter("seq")
 
@@ -319,23 +320,18 @@ class SqliteStore:
             else:
                 self._save_thread(db, after)
             first = thread.message_count + 1
-            db.executemany(
-                "INSERT INTO messages (org, thread_id, seq, id, role, texts, response_id, created_us) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        org,
-                        thread_id,
-                        first + i,
-                        m.id,
-                        m.role,
-                        _json_encode(m.texts),
-                        m.response_id,
-                        m.created_us,
-                    )
-                    for i, m in enumerate(messages)
-                ],
-            )
+            # A few rows per statement (one step, not one per row), within SQLite's variable limit.
+            rows = [
+                (org, thread_id, first + i, m.id, m.role, _json_encode(m.texts), m.response_id, m.created_us)
+                for i, m in enumerate(messages)
+            ]
+            for at in range(0, len(rows), _INSERT_ROWS):
+                chunk = rows[at : at + _INSERT_ROWS]
+                db.execute(
+                    "INSERT INTO messages (org, thread_id, seq, id, role, texts, response_id, created_us) "
+                    "VALUES " + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                    [v for row in chunk for v in row],
+                )
             self._insert_response(db, with_turn_inputs(response, first, len(messages) - 1))
             return after
 

@@ -198,29 +198,30 @@ class SqliteEngine:
             time.sleep(0.0005)
 
     def _run_batch(self, db: sqlite3.Connection, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        """One transaction for the batch, one commit, then every caller answered.
+
+        The jobs run first without savepoints (each costs two statements, and each statement hands
+        the GIL back and forth). If a job fails in a way that must undo its own writes, the whole
+        transaction is rolled back and the batch is run again with a savepoint around each job.
+        Jobs only touch the database, so running one again is safe.
+        """
         try:
             self._begin(db)
         except sqlite3.Error as exc:
             for job in batch:
                 _deliver(job, None, exc)
             return
-        for job in batch:
-            db.execute("SAVEPOINT job")
+        outcomes = self._run_jobs(db, batch, savepoints=False)
+        if outcomes is None:
+            db.execute("ROLLBACK")
             try:
-                result = job.fn(db)
-            except GatewayError as exc:
-                if not job.keep_on_refusal:
-                    db.execute("ROLLBACK TO job")
-                db.execute("RELEASE job")
-                outcomes.append((job, None, exc))
-            except BaseException as exc:  # noqa: BLE001 - delivered to the caller
-                db.execute("ROLLBACK TO job")
-                db.execute("RELEASE job")
-                outcomes.append((job, None, exc))
-            else:
-                db.execute("RELEASE job")
-                outcomes.append((job, result, None))
+                self._begin(db)
+            except sqlite3.Error as exc:
+                for job in batch:
+                    _deliver(job, None, exc)
+                return
+            outcomes = self._run_jobs(db, batch, savepoints=True)
+        assert outcomes is not None
         try:
             db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -229,3 +230,29 @@ class SqliteEngine:
             outcomes = [(job, None, exc) for job, _, _ in outcomes]
         for job, result, error in outcomes:
             _deliver(job, result, error)
+
+    def _run_jobs(
+        self, db: sqlite3.Connection, batch: list[_Job], *, savepoints: bool
+    ) -> list[tuple[_Job, Any, BaseException | None]] | None:
+        """Each job's outcome; None when, without savepoints, a job's writes would need undoing."""
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        for job in batch:
+            if savepoints:
+                db.execute("SAVEPOINT job")
+            try:
+                result = job.fn(db)
+            except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+                keep = isinstance(exc, GatewayError) and job.keep_on_refusal
+                if not savepoints:
+                    if not keep:
+                        return None
+                else:
+                    if not keep:
+                        db.execute("ROLLBACK TO job")
+                    db.execute("RELEASE job")
+                outcomes.append((job, None, exc))
+            else:
+                if savepoints:
+                    db.execute("RELEASE job")
+                outcomes.append((job, result, None))
+        return outcomes

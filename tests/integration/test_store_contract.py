@@ -17,7 +17,7 @@ import pytest
 from gateway.errors import ThreadAlreadyExists, ThreadMessageLimit, ThreadNotFound
 from gateway.ids import new_id
 from gateway.records import MessageRecord, ResponseRecord, ThreadPatch, ThreadRecord, Usage
-from gateway.store.base import CursorNotFound, Store
+from gateway.store.base import WHOLE_THREAD, CursorNotFound, Store
 from gateway.store.mongo import MongoStore
 from gateway.store.sqlite import SqliteStore
 from gateway.threads import Limits, apply_patch, apply_turn, new_thread
@@ -230,8 +230,27 @@ async def test_turn_view_reads_a_short_thread_whole_and_a_long_one_by_its_tail(s
     assert [m.texts[0] for m in view.system] == ["rules"]
     view = await store.turn_view("o1", long, at_us=T0, system_limit=8, recent_limit=16)
     assert not view.recent_complete  # 300 messages: only the tail, the rest on demand
-    assert [m.texts[0] for m in view.recent] == [f"m{i}" for i in range(99, 83, -1)]
+    assert [m.texts[0] for m in view.recent][:3] == ["m99", "m98", "m97"]
+    assert len(view.recent) == WHOLE_THREAD == 256
     assert [m.seq for m in view.system] == [201, 101, 1]
+
+
+async def test_a_turn_of_many_messages_is_stored_whole_and_in_order(store: Store) -> None:
+    tid = "many-inputs"
+    await store.create_thread(thread(tid=tid))
+    roomy = Limits(
+        max_messages=1000,
+        max_metadata_bytes=1024,
+        idle_us=100 * S,
+        max_age_us=1000 * S,
+        response_ttl_us=50 * S,
+    )
+    texts = [("user", f"u{i}") for i in range(299)] + [("assistant", "answer")]  # two SQLite statements
+    after = await turn(store, "o1", tid, texts, limits=roomy)
+    assert after.message_count == 300
+    page = await store.list_messages("o1", tid, limit=1000, after=None, descending=False, at_us=T0)
+    assert page is not None
+    assert [(m.seq, m.texts[0]) for m in page.items] == [(i + 1, t) for i, (_, t) in enumerate(texts)]
 
 
 async def test_list_threads_newest_activity_first_with_filters_and_cursor(store: Store) -> None:
