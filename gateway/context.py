@@ -12,8 +12,17 @@ from gateway.errors import ContextLengthExceeded
 from providers.base import ChatMessage
 
 Counter = Callable[[ChatMessage], int]
-BATCH = 64
+BATCH = 64  # the first read when nothing is known of the thread's message sizes
+MIN_BATCH = 16
 MAX_BATCH = 1024
+
+
+def batch_for(remaining: int, tokens_per_message: float | None) -> int:
+    """How many messages to read to fill `remaining` tokens at about `tokens_per_message` each."""
+    if tokens_per_message is None:
+        return BATCH
+    wanted = int(remaining / max(tokens_per_message, 1.0) * 1.25) + 8
+    return min(max(MIN_BATCH, wanted), MAX_BATCH)
 
 
 class Budget:
@@ -44,13 +53,15 @@ async def fit_history[M](
     fetch_recent: Callable[[M | None, int], Awaitable[Sequence[M]]],
     chat: Callable[[M], ChatMessage],
     position: Callable[[M], int],
+    first: int = BATCH,
 ) -> list[M]:
     """Choose the history the model sees, in original order.
 
     `system` are the system messages, newest first; they are taken first. `fetch_recent(last, n)`
-    returns the next batch (newest first, up to `n`) of other messages older than `last`. The
-    first batch asks for `BATCH`; each later one for about what the rest of the budget holds at the
-    sizes seen so far, so a long thread costs two reads, rarely three.
+    returns the next batch (newest first, up to `n`) of other messages older than `last`; fewer
+    than `n` means there are no more. The first batch asks for `first`; each later one for about
+    what the rest of the budget holds at the sizes seen so far, so a long thread costs one or two
+    reads.
     """
     chosen: list[M] = []
     for message in system:
@@ -58,7 +69,7 @@ async def fit_history[M](
             break
         chosen.append(message)
     last: M | None = None
-    limit = BATCH
+    limit = first
     while True:
         before = budget.remaining
         batch = await fetch_recent(last, limit)
@@ -69,8 +80,7 @@ async def fit_history[M](
         if len(batch) < limit:
             return sorted(chosen, key=position)
         last = batch[-1]
-        average = max((before - budget.remaining) / len(batch), 1.0)
-        limit = min(max(BATCH, int(budget.remaining / average * 1.25) + 8), MAX_BATCH)
+        limit = batch_for(budget.remaining, (before - budget.remaining) / len(batch))
 
 
 async def fit_in_memory(budget: Budget, messages: Sequence[ChatMessage]) -> list[ChatMessage]:

@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import msgspec
 import structlog
+from cachetools import LRUCache
 
 from gateway import calls, errors
 from gateway.calls import CallPolicy
-from gateway.context import BATCH, Budget, fit_history, fit_in_memory
+from gateway.context import Budget, batch_for, fit_history, fit_in_memory
 from gateway.ids import new_id
 from gateway.records import (
     HistoryMessage,
@@ -35,6 +36,7 @@ from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.registry import Registry, Route
 
 SYSTEM_HISTORY_LIMIT = 256
+SIZE_ESTIMATES = 16_384
 _chat: Callable[[HistoryMessage], ChatMessage] = operator.attrgetter("message")
 _seq: Callable[[HistoryMessage], int] = operator.attrgetter("seq")
 _log = structlog.get_logger("gateway.turns")
@@ -118,6 +120,9 @@ class TurnService:
         self._limits = limits
         self._policy = policy
         self._clock = clock
+        # Tokens per message of recently seen threads: sizes the first history read of their next
+        # turn. Only an estimate: a wrong one costs one more read, never a wrong context.
+        self._sizes: LRUCache[tuple[str, str], float] = LRUCache(maxsize=SIZE_ESTIMATES)
 
     # -- before the model -----------------------------------------------------------------------
 
@@ -142,8 +147,10 @@ class TurnService:
         else:
             if thread_id is None:
                 thread_id = new_id("thread")
+            # The first read is sized by what this thread's messages cost at its last turn here.
+            first = batch_for(budget.remaining, self._sizes.get((org, thread_id)))
             view = await self._store.turn_view(
-                org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=BATCH
+                org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=first
             )
             thread = view.thread
             if thread is None:
@@ -158,7 +165,7 @@ class TurnService:
             else:
                 check_accepts_turn(thread)
                 check_message_limit(thread.message_count, len(inputs) + 1, self._limits, thread_id)
-                history, history_seqs = await self._thread_history(org, thread_id, budget, view)
+                history, history_seqs = await self._thread_history(org, thread_id, budget, view, first)
 
         context = (*history, *inputs)
         request = ModelRequest(
@@ -185,25 +192,21 @@ class TurnService:
         )
 
     async def _thread_history(
-        self, org: str, thread_id: str, budget: Budget, view: TurnView
+        self, org: str, thread_id: str, budget: Budget, view: TurnView, first: int
     ) -> tuple[list[ChatMessage], list[int]]:
         """The history that fits, and the sequence numbers of its messages."""
-        system = view.system
 
         async def fetch(last: HistoryMessage | None, limit: int) -> list[HistoryMessage]:
             if last is None:
-                return view.recent  # the first batch (`BATCH`, or the whole thread) came with the view
-            if view.recent_complete:
-                return []
+                return view.recent  # the first batch came with the view
             return await self._store.recent_messages(org, thread_id, before_seq=last.seq, limit=limit)
 
+        before = budget.remaining
         chosen = await fit_history(
-            budget,
-            system=system,
-            fetch_recent=fetch,
-            chat=_chat,
-            position=_seq,
+            budget, system=view.system, fetch_recent=fetch, chat=_chat, position=_seq, first=first
         )
+        if chosen:
+            self._sizes[(org, thread_id)] = (before - budget.remaining) / len(chosen)
         return [m.message for m in chosen], [m.seq for m in chosen]
 
     async def get_response(self, org: str, response_id: str) -> ResponseRecord:

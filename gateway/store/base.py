@@ -32,18 +32,6 @@ class TurnView(msgspec.Struct, frozen=True, kw_only=True):
     tombstoned: bool = False
     system: list[HistoryMessage] = msgspec.field(default_factory=list)  # newest first
     recent: list[HistoryMessage] = msgspec.field(default_factory=list)  # non-system, newest first
-    # `recent` holds every non-system message of the thread: there is nothing older to read.
-    recent_complete: bool = False
-
-
-# `turn_view` reads up to this many of the newest messages: a thread this short is read whole, and
-# a longer one's first read covers what most windows take, so a turn usually costs one read.
-WHOLE_THREAD = 256
-
-
-def recent_read(message_count: int, recent_limit: int) -> tuple[int, bool]:
-    """How many recent messages `turn_view` reads, and whether that is all of them."""
-    return max(recent_limit, min(message_count, WHOLE_THREAD)), message_count <= WHOLE_THREAD
 
 
 class CursorNotFound(Exception):

@@ -39,7 +39,7 @@ from gateway.records import (
     ThreadRecord,
     with_turn_inputs,
 )
-from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate, TurnView, recent_read
+from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate, TurnView
 from gateway.store.mongo_base import MongoCollections
 from gateway.store.mongo_docs import (
     Doc,
@@ -101,13 +101,11 @@ class MongoStore(MongoCollections):
         doc = await self._live(org, thread_id, at_us)
         if doc is None:
             return TurnView(thread=None, tombstoned=await self.is_tombstoned(org, thread_id, at_us))
-        thread = _record(doc)
-        limit, complete = recent_read(thread.message_count, recent_limit)
         system, recent = await asyncio.gather(
             self.system_messages(org, thread_id, limit=system_limit),
-            self.recent_messages(org, thread_id, before_seq=None, limit=limit),
+            self.recent_messages(org, thread_id, before_seq=None, limit=recent_limit),
         )
-        return TurnView(thread=thread, system=system, recent=recent, recent_complete=complete)
+        return TurnView(thread=_record(doc), system=system, recent=recent)
 
     @_unavailable
     async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool:

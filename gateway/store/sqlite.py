@@ -25,7 +25,7 @@ from gateway.records import (
     ThreadRecord,
     with_turn_inputs,
 )
-from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate, TurnView, recent_read
+from gateway.store.base import CursorNotFound, PurgeReport, ThreadUpdate, TurnView
 from gateway.store.sqlite_engine import SqliteEngine
 from gateway.store.sqlite_schema import (
     _MSG_COLS,
@@ -133,12 +133,10 @@ class SqliteStore:
                 return TurnView(thread=None, tombstoned=self._tombstoned(db, org, thread_id, at_us))
             if is_expired(thread, at_us):
                 return TurnView(thread=thread)  # purged below, on the writer
-            limit, complete = recent_read(thread.message_count, recent_limit)
             return TurnView(
                 thread=thread,
                 system=self._system(db, org, thread_id, system_limit),
-                recent=self._recent(db, org, thread_id, None, limit),
-                recent_complete=complete,
+                recent=self._recent(db, org, thread_id, None, recent_limit),
             )
 
         view = await self._engine.read(op)

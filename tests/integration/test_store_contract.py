@@ -17,7 +17,7 @@ import pytest
 from gateway.errors import ThreadAlreadyExists, ThreadMessageLimit, ThreadNotFound
 from gateway.ids import new_id
 from gateway.records import MessageRecord, ResponseRecord, ThreadPatch, ThreadRecord, Usage
-from gateway.store.base import WHOLE_THREAD, CursorNotFound, Store
+from gateway.store.base import CursorNotFound, Store
 from gateway.store.mongo import MongoStore
 from gateway.store.sqlite import SqliteStore
 from gateway.threads import Limits, apply_patch, apply_turn, new_thread
@@ -209,10 +209,9 @@ async def test_recent_and_system_messages_read_the_tail(store: Store) -> None:
     assert [m.texts[0] for m in await store.system_messages("o1", tid, limit=5)] == ["s1"]
 
 
-async def test_turn_view_reads_a_short_thread_whole_and_a_long_one_by_its_tail(store: Store) -> None:
-    short, long = "view-short", "view-long"
-    await store.create_thread(thread(tid=short))
-    await store.create_thread(thread(tid=long))
+async def test_turn_view_reads_the_thread_the_newest_messages_and_the_system_ones(store: Store) -> None:
+    tid = "view"
+    await store.create_thread(thread(tid=tid))
     many = [("system", "rules")] + [("user" if i % 2 else "assistant", f"m{i}") for i in range(1, 100)]
     roomy = Limits(
         max_messages=1000,
@@ -221,18 +220,17 @@ async def test_turn_view_reads_a_short_thread_whole_and_a_long_one_by_its_tail(s
         max_age_us=1000 * S,
         response_ttl_us=50 * S,
     )
-    await turn(store, "o1", short, many, limits=roomy)
     for _ in range(3):
-        await turn(store, "o1", long, many, limits=roomy)
-    view = await store.turn_view("o1", short, at_us=T0, system_limit=8, recent_limit=16)
-    assert view.recent_complete
-    assert [m.texts[0] for m in view.recent] == [f"m{i}" for i in range(99, 0, -1)]
-    assert [m.texts[0] for m in view.system] == ["rules"]
-    view = await store.turn_view("o1", long, at_us=T0, system_limit=8, recent_limit=16)
-    assert not view.recent_complete  # 300 messages: only the tail, the rest on demand
-    assert [m.texts[0] for m in view.recent][:3] == ["m99", "m98", "m97"]
-    assert len(view.recent) == WHOLE_THREAD == 256
+        await turn(store, "o1", tid, many, limits=roomy)
+    view = await store.turn_view("o1", tid, at_us=T0, system_limit=8, recent_limit=16)
+    assert view.thread is not None and view.thread.message_count == 300
+    assert [m.texts[0] for m in view.recent] == [f"m{i}" for i in range(99, 83, -1)]
+    assert [m.seq for m in view.recent] == list(range(300, 284, -1))
     assert [m.seq for m in view.system] == [201, 101, 1]
+    wide = await store.turn_view("o1", tid, at_us=T0, system_limit=2, recent_limit=500)
+    assert len(wide.recent) == 297 and [m.seq for m in wide.system] == [201, 101]
+    missing = await store.turn_view("o1", "nope", at_us=T0, system_limit=2, recent_limit=5)
+    assert missing.thread is None and not missing.tombstoned
 
 
 async def test_a_turn_of_many_messages_is_stored_whole_and_in_order(store: Store) -> None:

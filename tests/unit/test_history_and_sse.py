@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.context import BATCH, MAX_BATCH, Budget, fit_history
+from gateway.context import BATCH, MAX_BATCH, MIN_BATCH, Budget, batch_for, fit_history
 from providers.base import ChatMessage
 from providers.direct import SseLines
 from providers.echo import EchoProvider
@@ -17,7 +17,9 @@ def _thread(n: int, chars: int = 40) -> list[tuple[int, ChatMessage]]:
     return [(seq, ChatMessage("user", (f"{seq:0{chars}d}",))) for seq in range(1, n + 1)]
 
 
-async def _fit(thread: list[tuple[int, ChatMessage]], window: int) -> tuple[list[int], list[int]]:
+async def _fit(
+    thread: list[tuple[int, ChatMessage]], window: int, first: int = BATCH
+) -> tuple[list[int], list[int]]:
     """The sequence numbers chosen, and the limits each read asked for."""
     newest_first = thread[::-1]
     asked: list[int] = []
@@ -28,7 +30,12 @@ async def _fit(thread: list[tuple[int, ChatMessage]], window: int) -> tuple[list
         return newest_first[start : start + limit]
 
     chosen = await fit_history(
-        Budget(window, [], COUNT), system=[], fetch_recent=fetch, chat=lambda m: m[1], position=lambda m: m[0]
+        Budget(window, [], COUNT),
+        system=[],
+        fetch_recent=fetch,
+        chat=lambda m: m[1],
+        position=lambda m: m[0],
+        first=first,
     )
     return [seq for seq, _ in chosen], asked
 
@@ -92,3 +99,27 @@ def test_sse_lines_join_a_crlf_split_across_reads() -> None:
     assert lines.feed(b"\ndata: b\r") == []
     assert lines.feed(b"\n\r") == []
     assert lines.feed(b"\n") == [b"a\nb"]
+
+
+async def test_a_first_read_sized_from_a_known_message_size_is_the_only_read() -> None:
+    # 10 tokens a message, 3,000 tokens: about 300 messages, read at once with a margin.
+    first = batch_for(3_000, 10.0)
+    assert 300 < first <= 400
+    chosen, asked = await _fit(_thread(10_000), 3_000, first=first)
+    assert chosen == list(range(9_701, 10_001))
+    assert asked == [first]
+
+
+async def test_a_wrong_size_estimate_costs_a_read_not_a_wrong_context() -> None:
+    # The estimate says 1,000 tokens a message: the first read is small, the rest follows.
+    first = batch_for(3_000, 1_000.0)
+    assert first == MIN_BATCH
+    chosen, asked = await _fit(_thread(10_000), 3_000, first=first)
+    assert chosen == list(range(9_701, 10_001))
+    assert asked[0] == MIN_BATCH and len(asked) == 2
+
+
+def test_batch_sizes_without_an_estimate_and_at_the_bounds() -> None:
+    assert batch_for(3_000, None) == BATCH
+    assert batch_for(10**9, 1.0) == MAX_BATCH
+    assert batch_for(0, 50.0) == MIN_BATCH
