@@ -1,5 +1,9 @@
 """A fast fake OpenAI-compatible upstream for benchmarks: fixed latency, real HTTP, JSON or SSE.
 
+It shares the machine with the gateway and the load generator, so it is kept cheap: a plain
+asyncio protocol on uvloop (HTTP/1.1 keep-alive, `Content-Length` request bodies, which is what the
+gateway and the generators send), each answer sent by a timer after the latency.
+
 Run: python -m tests.bench.upstream PORT LATENCY_MS
 """
 
@@ -76,68 +80,78 @@ def _chunks(model: str, prompt_tokens: int) -> list[bytes]:
     return out
 
 
-def make_app(latency_s: float) -> Any:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
+class _Upstream(asyncio.Protocol):
+    """One client connection: HTTP/1.1 keep-alive, `Content-Length` bodies, answers after the
+    latency by a timer (no task per request), JSON or SSE (chunked)."""
+
+    def __init__(self, latency_s: float) -> None:
+        self._latency = latency_s
+        self._buffer = b""
+        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # uvloop's TCP transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
         while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self._buffer[:end].decode("latin-1")
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if len(self._buffer) < end + 4 + length:
+                return
+            body = self._buffer[end + 4 : end + 4 + length]
+            self._buffer = self._buffer[end + 4 + length :]
+            path = head.split(" ", 2)[1] if " " in head else "/"
+            self._loop.call_later(self._latency if path != "/health" else 0, self._answer, path, body)
+
+    def _answer(self, path: str, body: bytes) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        if path == "/health":
+            transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok")
+            return
         request = _decode(body) if body else {}
         model = str(request.get("model", "bench"))
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in request.get("messages", [])) // 4 + 1
-        await asyncio.sleep(latency_s)
         if request.get("stream"):
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")],
-                }
-            )
-            for chunk in _chunks(model, prompt_tokens):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+            parts = [
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            ]
+            parts += [b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in _chunks(model, prompt_tokens)]
+            parts.append(b"0\r\n\r\n")
+            transport.write(b"".join(parts))
             return
         payload = _completion(model, prompt_tokens)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", b"%d" % len(payload)),
-                ],
-            }
+        transport.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+            % (len(payload), payload)
         )
-        await send({"type": "http.response.body", "body": payload})
 
-    return app
+
+async def serve(port: int, latency_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Upstream(latency_s), "127.0.0.1", port, backlog=4096)
+    async with server:
+        await server.serve_forever()
 
 
 def main() -> None:
-    import uvicorn
+    import uvloop
 
     port, latency_ms = int(sys.argv[1]), float(sys.argv[2])
-    uvicorn.run(
-        make_app(latency_ms / 1000),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        backlog=4096,
-    )
+    uvloop.run(serve(port, latency_ms / 1000))
 
 
 if __name__ == "__main__":
