@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from typing import Any
 
 import aiohttp
 import msgspec
@@ -155,7 +154,3 @@ def decode_or_fail[T](name: str, decoder: msgspec.json.Decoder[T], data: bytes) 
         return decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         raise UpstreamFailed(name, retryable=True) from None
-
-
-def json_body(params: dict[str, Any]) -> bytes:
-    return msgspec.json.encode(params)

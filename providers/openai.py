@@ -178,21 +178,13 @@ class OpenAIProvider:
             async for item in self._stream_direct(request):
                 yield item
             return
-        parts: list[str] = []
-        input_tokens = output_tokens = 0
         try:
             stream = await self._client.chat.completions.create(
                 **self._params(request), stream=True, stream_options={"include_usage": True}
             )
             try:
-                async for chunk in stream:
-                    if chunk.usage is not None:
-                        input_tokens = chunk.usage.prompt_tokens
-                        output_tokens = chunk.usage.completion_tokens
-                    for choice in chunk.choices:
-                        if choice.delta.content:
-                            parts.append(choice.delta.content)
-                            yield TextDelta(choice.delta.content)
+                async for item in _relay(stream):
+                    yield item
             finally:
                 # Also on cancellation (the client went away): the upstream request is closed.
                 await stream.close()
@@ -200,35 +192,45 @@ class OpenAIProvider:
             raise
         except _UPSTREAM_ERRORS as exc:
             raise map_error(self.name, exc) from None
-        yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
 
     async def _stream_direct(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]:
         assert self._direct is not None
-        parts: list[str] = []
-        input_tokens = output_tokens = 0
         body = _encode({**self._params(request), "stream": True, "stream_options": {"include_usage": True}})
         events = self._direct.events("/chat/completions", body)
-        try:
+
+        async def chunks() -> AsyncIterator[_Chunk]:
             async for data in events:
                 if data == b"[DONE]":
-                    break
-                chunk = decode_or_fail(self.name, _chunk_decoder, data)
-                if chunk.usage is not None:
-                    input_tokens = chunk.usage.prompt_tokens
-                    output_tokens = chunk.usage.completion_tokens
-                for choice in chunk.choices:
-                    if choice.delta.content:
-                        parts.append(choice.delta.content)
-                        yield TextDelta(choice.delta.content)
+                    return
+                yield decode_or_fail(self.name, _chunk_decoder, data)
+
+        try:
+            async for item in _relay(chunks()):
+                yield item
         finally:
             # Also on cancellation (the client went away): the upstream request is closed.
             await events.aclose()
-        yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
 
     async def aclose(self) -> None:
         if self._direct is not None:
             await self._direct.aclose()
         await self._client.close()
+
+
+async def _relay(chunks: AsyncIterator[Any]) -> AsyncIterator[TextDelta | Completion]:
+    """Chat Completion chunks (the SDK's models or `_Chunk`: the same fields) as deltas, then the
+    whole answer with the usage of the last chunk."""
+    parts: list[str] = []
+    input_tokens = output_tokens = 0
+    async for chunk in chunks:
+        if chunk.usage is not None:
+            input_tokens = chunk.usage.prompt_tokens
+            output_tokens = chunk.usage.completion_tokens
+        for choice in chunk.choices:
+            if choice.delta.content:
+                parts.append(choice.delta.content)
+                yield TextDelta(choice.delta.content)
+    yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
 
 
 def _completion(result: _ChatCompletion) -> Completion:

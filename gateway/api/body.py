@@ -14,6 +14,14 @@ from litestar import Request
 
 from gateway.errors import ValidationFailed
 
+# What decoding a body may raise (ValidationError is a DecodeError): refused, never a 500.
+UNREADABLE: tuple[type[Exception], ...] = (
+    msgspec.DecodeError,
+    RecursionError,
+    UnicodeDecodeError,
+    ValueError,
+)
+
 
 def strict_json(schema: type, *, optional: bool = False) -> Any:
     """A `before_request` hook that refuses a body not matching `schema` exactly (422)."""
@@ -27,7 +35,7 @@ def strict_json(schema: type, *, optional: bool = False) -> Any:
             decoder.decode(body)
         except msgspec.ValidationError as exc:
             raise ValidationFailed("The request body is not valid.", details={"reason": str(exc)}) from None
-        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError):
+        except UNREADABLE:
             raise ValidationFailed("The request body is not valid JSON.") from None
 
     return check

@@ -31,6 +31,7 @@ from litestar.types import (
 )
 
 from gateway.api.auth import KeyRing, presented_key
+from gateway.api.body import UNREADABLE
 from gateway.api.context import before_send, request_id
 from gateway.api.errors import render_error
 from gateway.api.services import Services
@@ -117,7 +118,7 @@ class FastTurns:
             return
         try:
             data = _decode_request(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError, ValueError):
+        except UNREADABLE:  # the framework route answers with its 422
             await self._framework(scope, replay, send)
             return
         if data.stream or (data.organization_id is not None and data.organization_id != org):

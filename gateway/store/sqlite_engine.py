@@ -205,20 +205,12 @@ class SqliteEngine:
         transaction is rolled back and the batch is run again with a savepoint around each job.
         Jobs only touch the database, so running one again is safe.
         """
-        try:
-            self._begin(db)
-        except sqlite3.Error as exc:
-            for job in batch:
-                _deliver(job, None, exc)
+        if not self._begin_batch(db, batch):
             return
         outcomes = self._run_jobs(db, batch, savepoints=False)
         if outcomes is None:
             db.execute("ROLLBACK")
-            try:
-                self._begin(db)
-            except sqlite3.Error as exc:
-                for job in batch:
-                    _deliver(job, None, exc)
+            if not self._begin_batch(db, batch):
                 return
             outcomes = self._run_jobs(db, batch, savepoints=True)
         assert outcomes is not None
@@ -230,6 +222,16 @@ class SqliteEngine:
             outcomes = [(job, None, exc) for job, _, _ in outcomes]
         for job, result, error in outcomes:
             _deliver(job, result, error)
+
+    def _begin_batch(self, db: sqlite3.Connection, batch: list[_Job]) -> bool:
+        """Take the write lock for `batch`; when it cannot be had, every job is told why."""
+        try:
+            self._begin(db)
+        except sqlite3.Error as exc:
+            for job in batch:
+                _deliver(job, None, exc)
+            return False
+        return True
 
     def _run_jobs(
         self, db: sqlite3.Connection, batch: list[_Job], *, savepoints: bool

@@ -29,6 +29,7 @@ T0 = 1_800_000_000 * S
 LIMITS = Limits(
     max_messages=10, max_metadata_bytes=1024, idle_us=100 * S, max_age_us=1000 * S, response_ttl_us=50 * S
 )
+ROOMY = msgspec.structs.replace(LIMITS, max_messages=1000)  # for the tests of long threads
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
@@ -213,15 +214,8 @@ async def test_turn_view_reads_the_thread_the_newest_messages_and_the_system_one
     tid = "view"
     await store.create_thread(thread(tid=tid))
     many = [("system", "rules")] + [("user" if i % 2 else "assistant", f"m{i}") for i in range(1, 100)]
-    roomy = Limits(
-        max_messages=1000,
-        max_metadata_bytes=1024,
-        idle_us=100 * S,
-        max_age_us=1000 * S,
-        response_ttl_us=50 * S,
-    )
     for _ in range(3):
-        await turn(store, "o1", tid, many, limits=roomy)
+        await turn(store, "o1", tid, many, limits=ROOMY)
     view = await store.turn_view("o1", tid, at_us=T0, system_limit=8, recent_limit=16)
     assert view.thread is not None and view.thread.message_count == 300
     assert [m.texts[0] for m in view.recent] == [f"m{i}" for i in range(99, 83, -1)]
@@ -236,15 +230,8 @@ async def test_turn_view_reads_the_thread_the_newest_messages_and_the_system_one
 async def test_a_turn_of_many_messages_is_stored_whole_and_in_order(store: Store) -> None:
     tid = "many-inputs"
     await store.create_thread(thread(tid=tid))
-    roomy = Limits(
-        max_messages=1000,
-        max_metadata_bytes=1024,
-        idle_us=100 * S,
-        max_age_us=1000 * S,
-        response_ttl_us=50 * S,
-    )
     texts = [("user", f"u{i}") for i in range(299)] + [("assistant", "answer")]  # two SQLite statements
-    after = await turn(store, "o1", tid, texts, limits=roomy)
+    after = await turn(store, "o1", tid, texts, limits=ROOMY)
     assert after.message_count == 300
     page = await store.list_messages("o1", tid, limit=1000, after=None, descending=False, at_us=T0)
     assert page is not None
