@@ -32,12 +32,10 @@ from gateway.store.redis_cache import RedisCache
 from gateway.store.sqlite import SqliteStore
 from gateway.threads import Limits, now_us
 from gateway.turns import TurnService
-from providers.anthropic import AnthropicProvider
 from providers.base import Provider
 from providers.config import ProviderConfig, load_config
-from providers.echo import EchoProvider
-from providers.openai import DEFAULT_CONTEXT_TOKENS, OpenAIProvider
 from providers.registry import KNOWN_PROVIDERS, Registry
+from providers.table import build_providers
 
 _log = structlog.get_logger("gateway")
 
@@ -52,40 +50,6 @@ class Gateway(Litestar):
             await self.fast(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
-
-
-def default_providers(settings: Settings, config: ProviderConfig) -> dict[str, Provider]:
-    """Adapters for every provider that has a key: upstream hosts come only from configuration."""
-    attempt = settings.provider_attempt_timeout_s
-    providers: dict[str, Provider] = {"echo": EchoProvider(settings.echo_context_tokens)}
-    if settings.openai_api_key:
-        providers["openai"] = OpenAIProvider(
-            api_key=settings.openai_api_key,
-            base_url=settings.openai_base_url,
-            attempt_timeout_s=attempt,
-            legacy_max_tokens=settings.openai_base_url is not None,
-        )
-    if settings.anthropic_api_key:
-        providers["anthropic"] = AnthropicProvider(
-            api_key=settings.anthropic_api_key,
-            base_url=settings.anthropic_base_url,
-            attempt_timeout_s=attempt,
-            default_max_tokens=settings.anthropic_max_tokens,
-        )
-    for name, endpoint in config.endpoints.items():
-        key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else "none"
-        if not key:
-            continue  # named but without its key: 503 PROVIDER_NOT_CONFIGURED
-        providers[name] = OpenAIProvider(
-            name=name,
-            api_key=key,
-            base_url=endpoint.base_url,
-            attempt_timeout_s=attempt,
-            legacy_max_tokens=endpoint.legacy_max_tokens,
-            default_context_tokens=endpoint.context_tokens or DEFAULT_CONTEXT_TOKENS,
-            direct=True,
-        )
-    return providers
 
 
 def default_store(settings: Settings, limits: Limits) -> Store:
@@ -160,7 +124,7 @@ def create_app(
     the_store = store or default_store(settings, limits)
     the_cache = cache or default_cache(settings)
     # The app closes only the adapters it made; adapters passed in belong to the caller.
-    owned = default_providers(settings, config) if providers is None else {}
+    owned = build_providers(settings.provider_settings(), config) if providers is None else {}
     registry = Registry(
         providers if providers is not None else owned,
         aliases={**config.aliases, **(aliases or {})},

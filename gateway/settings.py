@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import msgspec
 
+from providers.settings import ProviderSettings
+
 
 class SettingsError(ValueError):
     """A configuration value is malformed; raised at start-up, never per request."""
@@ -59,6 +61,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
 
     __str__ = __repr__
+
+    def provider_settings(self) -> ProviderSettings:
+        """The part of the settings the provider adapters are built from."""
+        return ProviderSettings(
+            attempt_timeout_s=self.provider_attempt_timeout_s,
+            echo_context_tokens=self.echo_context_tokens,
+            openai_api_key=self.openai_api_key,
+            openai_base_url=self.openai_base_url,
+            anthropic_api_key=self.anthropic_api_key,
+            anthropic_base_url=self.anthropic_base_url,
+            anthropic_max_tokens=self.anthropic_max_tokens,
+        )
 
 
 _SECRET = frozenset({"api_keys", "openai_api_key", "anthropic_api_key"})
