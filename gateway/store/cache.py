@@ -1,4 +1,4 @@
-"""The response cache seam: a small interface over an in-process TLRU cache (Redis later).
+"""The response cache seam: in-process (TLRU), none, or Redis (`redis_cache`).
 
 The cache only ever holds copies of responses the store already has; a miss falls back to the
 store, so a cache that loses entries changes nothing but speed.
@@ -12,11 +12,11 @@ from typing import Protocol
 
 from cachetools import TLRUCache
 
-from gateway.records import ResponseRecord
+from gateway.core.records import ResponseRecord
 
 
 class ResponseCache(Protocol):
-    backend: str
+    name: str
 
     async def get(self, org: str, response_id: str) -> ResponseRecord | None: ...
 
@@ -37,7 +37,7 @@ def _expiry_s(_key: tuple[str, str], value: ResponseRecord, _now: float) -> floa
 class MemoryCache:
     """Bounded in-process cache; entries leave at the response's own expiry or by LRU."""
 
-    backend = "memory"
+    name = "memory"
 
     def __init__(self, maxsize: int = 10_000) -> None:
         # The timer is wall-clock time, the clock the responses' expiry is written in.
@@ -69,7 +69,7 @@ class NullCache:
     worker would not learn of a thread deleted through another.
     """
 
-    backend = "none"
+    name = "none"
 
     async def get(self, org: str, response_id: str) -> ResponseRecord | None:
         return None

@@ -17,17 +17,16 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from gateway.records import ResponseRecord
+from gateway.core.records import ResponseRecord
+from gateway.store.codec import decode_response, encode_response
 
 _log = structlog.get_logger("gateway.cache")
-_encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder(ResponseRecord).decode
 _MAX_PENDING = 100_000
 _MAX_ENTRY_BYTES = 512 * 1024
 
 
 class RedisCache:
-    backend = "redis"
+    name = "redis"
 
     def __init__(
         self,
@@ -95,7 +94,7 @@ class RedisCache:
         if raw is None:
             return None
         try:
-            return _decode(raw if isinstance(raw, bytes) else raw.encode())
+            return decode_response(raw if isinstance(raw, bytes) else raw.encode())
         except msgspec.DecodeError:
             return None  # an entry of another version: a miss
 
@@ -105,7 +104,7 @@ class RedisCache:
         ttl_ms = response.expires_us // 1000 - int(time.time() * 1000)
         if ttl_ms <= 0:
             return
-        payload = _encode(response)
+        payload = encode_response(response)
         if len(payload) > _MAX_ENTRY_BYTES:
             return  # a very long context: the store answers for it, Redis memory stays bounded
         try:

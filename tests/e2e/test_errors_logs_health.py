@@ -14,11 +14,11 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-import gateway.api.health as health_module
+import gateway.http.health as health_module
+from gateway.core.rules import Limits
 from gateway.errors import StoreUnavailable
 from gateway.store.cache import MemoryCache
-from gateway.store.sqlite import SqliteStore
-from gateway.threads import Limits
+from gateway.store.sqlite.store import SqliteStore
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.echo import EchoProvider
 from tests.conftest import (

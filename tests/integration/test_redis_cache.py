@@ -10,11 +10,11 @@ import pytest
 import redis
 from litestar.testing import AsyncTestClient
 
+from gateway.core.records import ResponseRecord, Usage
+from gateway.core.rules import now_us
 from gateway.ids import new_id
-from gateway.records import ResponseRecord, Usage
 from gateway.settings import load_settings
 from gateway.store.redis_cache import RedisCache
-from gateway.threads import now_us
 from tests.conftest import API_KEYS, KEY_A, Api, ok, running
 from tests.services import RedisServer
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ThreadNotFound
-from gateway.store.sqlite_engine import SqliteEngine
+from gateway.store.sqlite.engine import SqliteEngine
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.context import BATCH, MAX_BATCH, MIN_BATCH, Budget, batch_for, fit_history
+from gateway.core.budget import BATCH, MAX_BATCH, MIN_BATCH, Budget, batch_for, fit_history
 from providers.base import ChatMessage
 from providers.direct import SseLines
 from providers.echo import EchoProvider

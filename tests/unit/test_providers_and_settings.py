@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.context import Budget, fit_in_memory
+from gateway.core.budget import Budget, fit_in_memory
 from gateway.errors import ContextLengthExceeded
 from gateway.settings import SettingsError, load_settings, parse_api_keys
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta

@@ -5,15 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from gateway.errors import (
-    InvalidStateTransition,
-    MetadataTooLarge,
-    ThreadArchived,
-    ThreadLocked,
-    ThreadMessageLimit,
-)
-from gateway.records import State, ThreadPatch, Usage
-from gateway.threads import (
+from gateway.core.records import State, ThreadPatch, Usage
+from gateway.core.rules import (
     Limits,
     apply_patch,
     apply_turn,
@@ -22,6 +15,13 @@ from gateway.threads import (
     merge_metadata,
     new_thread,
     tombstone_expires_us,
+)
+from gateway.errors import (
+    InvalidStateTransition,
+    MetadataTooLarge,
+    ThreadArchived,
+    ThreadLocked,
+    ThreadMessageLimit,
 )
 
 S = 1_000_000

@@ -1,0 +1,133 @@
+"""Internal records shared by the turn logic and the stores (not the wire format)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from providers.base import ChatMessage
+
+State = Literal["open", "locked", "archived"]
+Role = Literal["user", "assistant", "system"]
+
+
+class ThreadRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A thread as stored. Times are integer microseconds since the epoch."""
+
+    org: str
+    id: str
+    state: State = "open"
+    visible: bool = True
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    message_count: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    created_us: int
+    updated_us: int
+    last_message_us: int | None = None
+    expires_us: int
+
+    @property
+    def activity_us(self) -> int:
+        """What "newest activity first" sorts by: the last turn, else the creation."""
+        return self.last_message_us if self.last_message_us is not None else self.created_us
+
+
+class MessageRecord(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    role: Role
+    texts: tuple[str, ...]
+    response_id: str | None
+    created_us: int
+    thread_id: str | None = None
+    seq: int = 0
+
+
+class HistoryMessage(msgspec.Struct, frozen=True, array_like=True):
+    """A thread message as a turn's history reads it: its place and what the model sees.
+
+    `array_like`: the SQLite store builds these straight from one JSON array per read.
+    """
+
+    seq: int
+    message: ChatMessage
+
+    @property
+    def role(self) -> Role:
+        return self.message.role
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return self.message.texts
+
+
+class Usage(msgspec.Struct, frozen=True, kw_only=True):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A saved response: what it answered and exactly the messages its model saw.
+
+    `context` (without the request's instructions) plus the output is what a later request with
+    `previousResponseId` continues from, so that a look-up costs the same whatever the chain length.
+    A response of a thread stores no copy: `context_ref` names the thread's messages it saw, as
+    inclusive sequence ranges, and the store reads them back with the response (one more indexed
+    read), so a turn on a long thread never writes its whole context again.
+    """
+
+    org: str
+    id: str
+    model: str
+    created_us: int
+    expires_us: int
+    thread_id: str | None
+    previous_response_id: str | None
+    output_message_id: str
+    output_text: str
+    usage: Usage
+    context: tuple[ChatMessage, ...] = ()
+    context_ref: tuple[tuple[int, int], ...] | None = None
+
+
+def seq_ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:
+    """Sorted sequence numbers as inclusive ranges: [1, 2, 3, 7] -> ((1, 3), (7, 7))."""
+    ranges: list[tuple[int, int]] = []
+    for seq in sorted(seqs):
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return tuple(ranges)
+
+
+def by_reference(response: ResponseRecord) -> ResponseRecord:
+    """What a store keeps of a response of a thread: its context as references, not a copy."""
+    if response.context_ref is None or not response.context:
+        return response
+    return msgspec.structs.replace(response, context=())
+
+
+def with_turn_inputs(response: ResponseRecord, first_seq: int, inputs: int) -> ResponseRecord:
+    """Add a saved turn's inputs (numbered from `first_seq`) to the messages its response saw."""
+    if response.context_ref is None or inputs == 0:
+        return response
+    return msgspec.structs.replace(
+        response, context_ref=(*response.context_ref, (first_seq, first_seq + inputs - 1))
+    )
+
+
+class ThreadPatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A requested change of a thread; `None` means "leave alone"."""
+
+    metadata: dict[str, Any] | None = None
+    state: State | None = None
+    visible: bool | None = None
+
+
+class Page[T](msgspec.Struct, frozen=True, kw_only=True):
+    """One page of a list, in the list's order; `has_more`: items follow this page."""
+
+    items: list[T]
+    has_more: bool

@@ -1,0 +1,38 @@
+"""A turn as the core receives it from any door: already decoded, aliases resolved, door-neutral."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gateway.core.records import State
+from providers.base import ChatMessage
+
+
+class ThreadTarget(msgspec.Struct, frozen=True, kw_only=True):
+    """Continue (or create) a thread: `id` None makes a new thread with a generated id."""
+
+    id: str | None = None
+    # Set when this turn creates the thread; ignored for an existing one.
+    metadata: dict[str, Any] | None = None
+    visible: bool = True
+    # The state the thread takes after this turn is saved.
+    state_after: State | None = None
+
+
+class ChainTarget(msgspec.Struct, frozen=True, kw_only=True):
+    """Continue from a stored response instead of a thread (`previousResponseId`)."""
+
+    response_id: str
+
+
+class TurnRequest(msgspec.Struct, frozen=True, kw_only=True):
+    model: str
+    inputs: tuple[ChatMessage, ...]
+    target: ThreadTarget | ChainTarget = ThreadTarget()
+    # For this request only: not saved, not part of a later `previousResponseId` context.
+    instructions: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None

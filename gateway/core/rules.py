@@ -1,0 +1,192 @@
+"""The thread lifecycle rules (SPEC §4.3, §6) as plain functions over records.
+
+Stores call these inside their atomic sections, so the rules hold under concurrency without the
+stores knowing them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import msgspec
+
+from gateway.core.records import State, ThreadPatch, ThreadRecord, Usage
+from gateway.errors import (
+    InvalidStateTransition,
+    MetadataTooLarge,
+    ThreadArchived,
+    ThreadLocked,
+    ThreadMessageLimit,
+)
+from gateway.settings import Settings
+
+# \Z, not $: `$` would also accept a trailing newline.
+THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}\Z")
+_US = 1_000_000
+
+# Allowed moves; staying in the same state is always a no-op (SPEC §4.3).
+_TRANSITIONS: dict[State, frozenset[State]] = {
+    "open": frozenset({"locked", "archived"}),
+    "locked": frozenset({"open", "archived"}),
+    "archived": frozenset(),
+}
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    max_messages: int
+    max_metadata_bytes: int
+    idle_us: int
+    max_age_us: int
+    response_ttl_us: int
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Limits:
+        return cls(
+            max_messages=s.max_messages_per_thread,
+            max_metadata_bytes=s.max_metadata_bytes,
+            idle_us=int(s.thread_idle_ttl_s * _US),
+            max_age_us=int(s.thread_max_age_s * _US),
+            response_ttl_us=int(s.response_ttl_s * _US),
+        )
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def is_valid_thread_id(value: str) -> bool:
+    return THREAD_ID_RE.fullmatch(value) is not None
+
+
+def expires_us(thread: ThreadRecord, limits: Limits) -> int:
+    """When the thread expires: at its age limit, and sooner when open and idle."""
+    by_age = thread.created_us + limits.max_age_us
+    if thread.state != "open":
+        return by_age
+    return min(by_age, thread.activity_us + limits.idle_us)
+
+
+def is_expired(thread: ThreadRecord, at_us: int) -> bool:
+    return thread.expires_us <= at_us
+
+
+def tombstone_expires_us(thread: ThreadRecord, limits: Limits) -> int:
+    """A deleted or expired id is remembered until the age limit of the thread it named."""
+    return thread.created_us + limits.max_age_us
+
+
+def metadata_size(metadata: dict[str, Any]) -> int:
+    return len(msgspec.json.encode(metadata))
+
+
+def check_metadata(metadata: dict[str, Any], limits: Limits) -> None:
+    size = metadata_size(metadata)
+    if size > limits.max_metadata_bytes:
+        raise MetadataTooLarge(
+            f"Thread metadata is {size} bytes as compact JSON; the limit is {limits.max_metadata_bytes}.",
+            details={"size": size, "limit": limits.max_metadata_bytes},
+        )
+
+
+def new_thread(
+    org: str, thread_id: str, *, metadata: dict[str, Any] | None, visible: bool, limits: Limits, at_us: int
+) -> ThreadRecord:
+    meta = dict(metadata or {})
+    check_metadata(meta, limits)
+    draft = ThreadRecord(
+        org=org,
+        id=thread_id,
+        visible=visible,
+        metadata=meta,
+        created_us=at_us,
+        updated_us=at_us,
+        expires_us=0,
+    )
+    return msgspec.structs.replace(draft, expires_us=expires_us(draft, limits))
+
+
+def check_accepts_turn(thread: ThreadRecord) -> None:
+    if thread.state == "locked":
+        raise ThreadLocked(f"Thread '{thread.id}' is locked and accepts no new messages.")
+    if thread.state == "archived":
+        raise ThreadArchived(f"Thread '{thread.id}' is archived and accepts no new messages.")
+
+
+def check_message_limit(current: int, adding: int, limits: Limits, thread_id: str) -> None:
+    if current + adding > limits.max_messages:
+        raise ThreadMessageLimit(
+            f"Thread '{thread_id}' holds {current} messages; adding {adding} would pass the limit of "
+            f"{limits.max_messages}.",
+            details={"message_count": current, "adding": adding, "limit": limits.max_messages},
+        )
+
+
+def check_transition(thread: ThreadRecord, target: State) -> None:
+    if target == thread.state:
+        return
+    if target not in _TRANSITIONS[thread.state]:
+        raise InvalidStateTransition(
+            f"Thread '{thread.id}' cannot go from '{thread.state}' to '{target}'.",
+            details={"from": thread.state, "to": target},
+        )
+
+
+def merge_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Merge key by key; a `None` value removes the key."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def apply_patch(thread: ThreadRecord, patch: ThreadPatch, limits: Limits, at_us: int) -> ThreadRecord:
+    """PATCH of SPEC §4.2: metadata and visibility first, then the state."""
+    if thread.state == "archived":
+        # The state is checked first so that "archived -> open" reads as a bad transition.
+        if patch.state is not None:
+            check_transition(thread, patch.state)
+        if patch.metadata or patch.visible is not None:
+            raise ThreadArchived(f"Thread '{thread.id}' is archived; its metadata and visibility are final.")
+        return thread
+    metadata = thread.metadata
+    if patch.metadata:
+        metadata = merge_metadata(thread.metadata, patch.metadata)
+        check_metadata(metadata, limits)
+    state: State = thread.state
+    if patch.state is not None:
+        check_transition(thread, patch.state)
+        state = patch.state
+    visible = thread.visible if patch.visible is None else patch.visible
+    if (metadata, state, visible) == (thread.metadata, thread.state, thread.visible):
+        return thread
+    changed = msgspec.structs.replace(
+        thread, metadata=metadata, state=state, visible=visible, updated_us=at_us
+    )
+    return msgspec.structs.replace(changed, expires_us=expires_us(changed, limits))
+
+
+def apply_turn(
+    thread: ThreadRecord, *, adding: int, usage: Usage, next_state: State | None, limits: Limits, at_us: int
+) -> ThreadRecord:
+    """The thread after a turn of `adding` messages: checked, counted, then `threadState` applied."""
+    check_accepts_turn(thread)
+    check_message_limit(thread.message_count, adding, limits, thread.id)
+    state: State = thread.state
+    if next_state is not None:
+        check_transition(thread, next_state)
+        state = next_state
+    changed = msgspec.structs.replace(
+        thread,
+        state=state,
+        message_count=thread.message_count + adding,
+        input_tokens=thread.input_tokens + usage.input_tokens,
+        output_tokens=thread.output_tokens + usage.output_tokens,
+        updated_us=at_us,
+        last_message_us=at_us,
+    )
+    return msgspec.structs.replace(changed, expires_us=expires_us(changed, limits))

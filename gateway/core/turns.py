@@ -1,0 +1,281 @@
+"""One turn of SPEC §3: resolve the thread, assemble the context, call the provider, append.
+
+`prepare` does everything that can fail before the model is called (so such errors are plain JSON
+even for a streaming request); `complete` and `stream` call the model and save the turn.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import AsyncIterator, Callable
+
+import msgspec
+import structlog
+from cachetools import LRUCache
+
+from gateway import errors
+from gateway.core.budget import Budget, batch_for, fit_history, fit_in_memory
+from gateway.core.calls import Caller
+from gateway.core.records import (
+    HistoryMessage,
+    MessageRecord,
+    ResponseRecord,
+    State,
+    ThreadRecord,
+    Usage,
+    seq_ranges,
+)
+from gateway.core.requests import ChainTarget, TurnRequest
+from gateway.core.rules import Limits, apply_turn, check_accepts_turn, check_message_limit, new_thread, now_us
+from gateway.ids import new_id
+from gateway.store.protocols import Backend, TurnView
+from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
+from providers.registry import Route
+
+SYSTEM_HISTORY_LIMIT = 256
+SIZE_ESTIMATES = 16_384
+_chat: Callable[[HistoryMessage], ChatMessage] = operator.attrgetter("message")
+_seq: Callable[[HistoryMessage], int] = operator.attrgetter("seq")
+_log = structlog.get_logger("gateway.turns")
+
+
+class Prepared(msgspec.Struct, frozen=True, kw_only=True):
+    """A turn checked and assembled, ready for the model."""
+
+    org: str
+    model: str
+    routes: tuple[Route, ...]
+    # Sequence numbers of the thread messages in `context` (a thread turn only).
+    history_seqs: tuple[int, ...] = ()
+    request: ModelRequest
+    inputs: tuple[ChatMessage, ...]
+    # What the model sees, without this request's instructions: saved with the response.
+    context: tuple[ChatMessage, ...]
+    thread_id: str | None
+    create: ThreadRecord | None
+    thread_state: State | None
+    previous_response_id: str | None
+    response_id: str
+    created_us: int
+
+
+class Created(msgspec.Struct, frozen=True):
+    prepared: Prepared
+
+
+class Delta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Done(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Completed(msgspec.Struct, frozen=True):
+    response: ResponseRecord
+
+
+class Failed(msgspec.Struct, frozen=True):
+    error: errors.GatewayError
+
+
+StreamEvent = Created | Delta | Done | Completed | Failed
+
+
+class TurnService:
+    """One turn of SPEC §3 over any door: `prepare`, then `complete` or `stream`."""
+
+    def __init__(
+        self, store: Backend, caller: Caller, limits: Limits, *, clock: Callable[[], int] = now_us
+    ) -> None:
+        self._threads = store.threads
+        self._responses = store.responses
+        self._caller = caller
+        self._limits = limits
+        self._clock = clock
+        # Tokens per message of recently seen threads: sizes the first history read of their next
+        # turn. Only an estimate: a wrong one costs one more read, never a wrong context.
+        self._sizes: LRUCache[tuple[str, str], float] = LRUCache(maxsize=SIZE_ESTIMATES)
+
+    # -- before the model -----------------------------------------------------------------------
+
+    async def prepare(self, org: str, req: TurnRequest) -> Prepared:
+        """Everything that can fail before the model is called: the thread, its rules, the context."""
+        routes = self._caller.routes(req.model)
+        route = routes[0]
+        provider = route.provider
+        inputs = req.inputs
+        instructions = (ChatMessage("system", (req.instructions,)),) if req.instructions else ()
+        # The context must fit every model a fallback may hand it to.
+        window = min(r.provider.context_window(r.model) for r in routes) - (req.max_output_tokens or 0)
+        budget = Budget(max(window, 0), instructions + inputs, provider.count_tokens)
+        at = self._clock()
+        create: ThreadRecord | None = None
+        history_seqs: list[int] = []
+        thread_id: str | None = None
+        target = req.target
+        if isinstance(target, ChainTarget):
+            prev = await self.get_response(org, target.response_id)
+            output = ChatMessage("assistant", (prev.output_text,))
+            history = await fit_in_memory(budget, (*prev.context, output))
+        else:
+            thread_id = target.id or new_id("thread")
+            # The first read is sized by what this thread's messages cost at its last turn here.
+            first = batch_for(budget.remaining, self._sizes.get((org, thread_id)))
+            view = await self._threads.turn_view(
+                org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=first
+            )
+            thread = view.thread
+            if thread is None:
+                if view.tombstoned:
+                    raise errors.ThreadNotFound(thread_id)
+                create = new_thread(
+                    org,
+                    thread_id,
+                    metadata=target.metadata,
+                    visible=target.visible,
+                    limits=self._limits,
+                    at_us=at,
+                )
+                check_message_limit(0, len(inputs) + 1, self._limits, thread_id)
+                history = []
+            else:
+                check_accepts_turn(thread)
+                check_message_limit(thread.message_count, len(inputs) + 1, self._limits, thread_id)
+                history, history_seqs = await self._thread_history(org, thread_id, budget, view, first)
+
+        context = (*history, *inputs)
+        request = ModelRequest(
+            model=route.model,
+            messages=(*instructions, *context),
+            temperature=req.temperature,
+            top_p=req.top_p,
+            max_output_tokens=req.max_output_tokens,
+        )
+        return Prepared(
+            org=org,
+            model=req.model,
+            routes=routes,
+            history_seqs=tuple(history_seqs),
+            request=request,
+            inputs=inputs,
+            context=context,
+            thread_id=thread_id,
+            create=create,
+            thread_state=None if isinstance(target, ChainTarget) else target.state_after,
+            previous_response_id=target.response_id if isinstance(target, ChainTarget) else None,
+            response_id=new_id("resp"),
+            created_us=at,
+        )
+
+    async def _thread_history(
+        self, org: str, thread_id: str, budget: Budget, view: TurnView, first: int
+    ) -> tuple[list[ChatMessage], list[int]]:
+        """The history that fits, and the sequence numbers of its messages."""
+
+        async def fetch(last: HistoryMessage | None, limit: int) -> list[HistoryMessage]:
+            if last is None:
+                return view.recent  # the first batch came with the view
+            return await self._threads.recent_messages(org, thread_id, before_seq=last.seq, limit=limit)
+
+        before = budget.remaining
+        chosen = await fit_history(
+            budget, system=view.system, fetch_recent=fetch, chat=_chat, position=_seq, first=first
+        )
+        if chosen:
+            self._sizes[(org, thread_id)] = (before - budget.remaining) / len(chosen)
+        return [m.message for m in chosen], [m.seq for m in chosen]
+
+    async def get_response(self, org: str, response_id: str) -> ResponseRecord:
+        """A live response of `org` (the store's cache first: one round trip either way)."""
+        found = await self._responses.get_response(org, response_id, self._clock())
+        if found is None:
+            raise errors.ResponseNotFound(response_id)
+        return found
+
+    # -- the model, then the save ---------------------------------------------------------------
+
+    async def complete(self, p: Prepared) -> ResponseRecord:
+        completion = await self._caller.complete(p.routes, p.request)
+        return await self._save(p, completion)
+
+    async def stream(self, p: Prepared) -> AsyncIterator[StreamEvent]:
+        """Events of SPEC §3.3. Nothing is saved unless the stream reaches its end."""
+        yield Created(p)
+        try:
+            completion: Completion | None = None
+            async for item in self._caller.stream(p.routes, p.request):
+                if isinstance(item, TextDelta):
+                    if item.text:
+                        yield Delta(item.text)
+                else:
+                    completion = item
+            if completion is None:
+                raise errors.ProviderFailed("The provider's stream ended without a result.")
+            yield Done(completion.text)
+            response = await self._save(p, completion)
+        except errors.GatewayError as exc:
+            yield Failed(exc)
+            return
+        except Exception:  # noqa: BLE001 - see below
+            # The answer has started (200 and `response.created` are sent): an unexpected failure
+            # can only end the stream with `response.failed`. Nothing was saved.
+            _log.exception("stream_failed")
+            yield Failed(errors.InternalError("The gateway failed to process the request."))
+            return
+        yield Completed(response)
+
+    async def _save(self, p: Prepared, completion: Completion) -> ResponseRecord:
+        at = self._clock()
+        usage = Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens)
+        output_id = new_id("msg")
+        response = ResponseRecord(
+            org=p.org,
+            id=p.response_id,
+            model=p.model,
+            created_us=p.created_us,
+            expires_us=p.created_us + self._limits.response_ttl_us,
+            thread_id=p.thread_id if p.previous_response_id is None else None,
+            previous_response_id=p.previous_response_id,
+            output_message_id=output_id,
+            output_text=completion.text,
+            usage=usage,
+            context=p.context,
+        )
+        if p.previous_response_id is not None or p.thread_id is None:
+            await self._responses.save_response(response)
+            return response
+        # Stored by reference to the thread's messages, not as a copy of the whole context.
+        response = msgspec.structs.replace(response, context_ref=seq_ranges(list(p.history_seqs)))
+        messages = [
+            MessageRecord(
+                id=new_id("msg"), role=m.role, texts=m.texts, response_id=p.response_id, created_us=at
+            )
+            for m in p.inputs
+        ]
+        messages.append(
+            MessageRecord(
+                id=output_id,
+                role="assistant",
+                texts=(completion.text,),
+                response_id=p.response_id,
+                created_us=at,
+            )
+        )
+        limits, state = self._limits, p.thread_state
+
+        def update(thread: ThreadRecord) -> ThreadRecord:
+            return apply_turn(
+                thread, adding=len(messages), usage=usage, next_state=state, limits=limits, at_us=at
+            )
+
+        await self._threads.append_turn(
+            p.org,
+            p.thread_id,
+            create=p.create,
+            messages=messages,
+            response=response,
+            update=update,
+            at_us=at,
+        )
+        return response

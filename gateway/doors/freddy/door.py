@@ -1,0 +1,32 @@
+"""The Freddy door (the native API): its routes under `/v1`, its fast path, its error envelope."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Router
+from litestar.di import Provide
+
+from gateway.core.services import Services
+from gateway.doors.freddy.errors import handle_exception
+from gateway.doors.freddy.fast import FastTurns
+from gateway.doors.freddy.responses import create_response
+from gateway.doors.freddy.threads import ThreadController
+from gateway.doors.freddy.turn import TurnEdge
+from gateway.http.auth import KeyRing, authenticate
+
+
+class FreddyDoor(msgspec.Struct, frozen=True, kw_only=True):
+    router: Router
+    fast: FastTurns
+
+
+def freddy_door(services: Services, keyring: KeyRing, *, max_body_bytes: int) -> FreddyDoor:
+    edge = TurnEdge(services.turns)
+    router = Router(
+        path="/v1",
+        route_handlers=[ThreadController, create_response],
+        guards=[authenticate(keyring)],
+        dependencies={"edge": Provide(lambda: edge, use_cache=True, sync_to_thread=False)},
+        exception_handlers={Exception: handle_exception},
+    )
+    return FreddyDoor(router=router, fast=FastTurns(edge, keyring=keyring, max_body_bytes=max_body_bytes))

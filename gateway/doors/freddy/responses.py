@@ -1,0 +1,44 @@
+"""POST /v1/model/response (SPEC §3): the framework route of the turn (see `turn.TurnEdge`).
+
+The fast path (`fast.py`) answers the everyday turn in front of this route; this route answers the
+rest (streams, errors) and is what the OpenAPI document describes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.response import Stream
+
+from gateway.doors.freddy.schemas import ResponseObject, ResponseRequest
+from gateway.doors.freddy.turn import TurnEdge
+from gateway.http.context import request_id
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
+
+
+class EventStream(Stream):
+    """A `text/event-stream` answer, even from a handler whose default is JSON.
+
+    Litestar 2 lets the handler's media type win over the response's own, contrary to its docs.
+    """
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["media_type"] = None
+        return super().to_asgi_response(*args, **kwargs)
+
+
+@post("/model/response", status_code=200, summary="Answer the new turn of a conversation")
+async def create_response(
+    request: Request[Any, Any, Any], data: JSONBody[ResponseRequest], edge: NamedDependency[TurnEdge]
+) -> ResponseObject | Stream:
+    org: str = request.state.org
+    if not data.stream:
+        return Response(await edge.answer(org, data), media_type="application/json")  # type: ignore[return-value]
+    prepared = await edge.prepare(org, data)
+    return EventStream(
+        edge.events(prepared, request_id(request.scope)), media_type="text/event-stream", headers=SSE_HEADERS
+    )

@@ -1,0 +1,101 @@
+"""The one edge of `POST /v1/model/response` (SPEC §3): the Freddy request as a core turn, and the
+turn's answer in Freddy's shapes. The framework route and the fast path both go through `TurnEdge`:
+the organization check, the log context, prepare -> complete -> render, and the error envelope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import structlog
+
+from gateway import errors
+from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
+from gateway.core.turns import Completed, Created, Delta, Done, Failed, Prepared, TurnService
+from gateway.doors.freddy.errors import error_body, render_error
+from gateway.doors.freddy.render import in_progress_object, response_object
+from gateway.doors.freddy.schemas import ResponseRequest, ThreadRef
+from gateway.http.auth import check_organization
+from providers.base import ChatMessage
+
+_encode = msgspec.json.Encoder().encode
+
+
+def to_turn(req: ResponseRequest) -> TurnRequest:
+    """The request as the core's turn, after the conflict rules of SPEC §3."""
+    ref = req.thread if isinstance(req.thread, ThreadRef) else None
+    named = ref.id if ref is not None else req.thread if isinstance(req.thread, str) else None
+    if named is not None and req.thread_id is not None and named != req.thread_id:
+        raise errors.ConflictingParameters("`thread` and `thread_id` name different threads.")
+    thread_id = named or req.thread_id
+    target: ThreadTarget | ChainTarget
+    if req.previous_response_id is not None:
+        if thread_id is not None or req.thread_state is not None:
+            raise errors.ConflictingParameters(
+                "`previousResponseId` cannot be combined with `thread`, `thread_id` or `threadState`."
+            )
+        target = ChainTarget(response_id=req.previous_response_id)
+    else:
+        target = ThreadTarget(
+            id=thread_id,
+            metadata=ref.metadata if ref is not None else None,
+            visible=req.store,
+            state_after=req.thread_state,
+        )
+    return TurnRequest(
+        model=req.model,
+        inputs=tuple(ChatMessage(i.role, i.text_values()) for i in req.inputs),
+        target=target,
+        instructions=req.instructions,
+        temperature=req.temperature,
+        top_p=req.top_p,
+        max_output_tokens=req.max_output_tokens,
+    )
+
+
+def sse(name: str, **fields: Any) -> bytes:
+    """One server-sent event: its name, and its data with a `type` equal to the name."""
+    return b"event: " + name.encode() + b"\ndata: " + _encode({"type": name, **fields}) + b"\n\n"
+
+
+class TurnEdge:
+    def __init__(self, turns: TurnService) -> None:
+        self._turns = turns
+
+    async def prepare(self, org: str, req: ResponseRequest) -> Prepared:
+        """Checks and context, before the model: errors here are plain JSON, even for a stream."""
+        check_organization(req.organization_id, org)
+        structlog.contextvars.bind_contextvars(model=req.model)
+        prepared = await self._turns.prepare(org, to_turn(req))
+        structlog.contextvars.bind_contextvars(thread_id=prepared.thread_id)
+        return prepared
+
+    async def answer(self, org: str, req: ResponseRequest) -> bytes:
+        """The whole non-streamed turn: the response object as JSON."""
+        prepared = await self.prepare(org, req)
+        return _encode(response_object(await self._turns.complete(prepared)))
+
+    @staticmethod
+    def error(exc: Exception, rid: str) -> tuple[errors.GatewayError, bytes]:
+        """The error answer of a turn (the same envelope as every other Freddy error)."""
+        return render_error(exc, rid)
+
+    async def events(self, prepared: Prepared, rid: str) -> AsyncIterator[bytes]:
+        """The stream of SPEC §3.3, each event encoded."""
+        async for ev in self._turns.stream(prepared):
+            match ev:
+                case Created(p):
+                    obj = in_progress_object(
+                        p.response_id, p.created_us, p.model, p.thread_id, p.previous_response_id
+                    )
+                    yield sse("response.created", response=obj)
+                case Delta(text):
+                    yield sse("response.output_text.delta", delta=text)
+                case Done(text):
+                    yield sse("response.output_text.done", text=text)
+                case Completed(record):
+                    yield sse("response.completed", response=response_object(record))
+                case Failed(error):
+                    yield sse("response.failed", error=error_body(error, rid))

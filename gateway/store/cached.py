@@ -1,0 +1,130 @@
+"""A backend with the response cache in front of its responses: the only code that touches the cache.
+
+The cache only ever holds copies of responses the store has: a response is cached after the store
+saved it, read from the cache before the store, and forgotten when the store deletes it (a deleted
+thread, the purge). A cache that loses entries changes nothing but speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.core.records import MessageRecord, ResponseRecord, ThreadRecord
+from gateway.store.cache import ResponseCache
+from gateway.store.protocols import Backend, PurgeReport, ResponseStore, ThreadStore, ThreadUpdate
+
+
+class CachedThreads:
+    """A `ThreadStore` whose deletions and turns keep the response cache right.
+
+    The reads pass through unchanged (by attribute); only the writes that make or remove responses
+    are wrapped.
+    """
+
+    def __init__(self, threads: ThreadStore, cache: ResponseCache) -> None:
+        self._threads = threads
+        self._cache = cache
+        self.create_thread = threads.create_thread
+        self.get_thread = threads.get_thread
+        self.is_tombstoned = threads.is_tombstoned
+        self.turn_view = threads.turn_view
+        self.list_threads = threads.list_threads
+        self.update_thread = threads.update_thread
+        self.list_messages = threads.list_messages
+        self.recent_messages = threads.recent_messages
+        self.system_messages = threads.system_messages
+
+    async def delete_thread(self, org: str, thread_id: str, at_us: int) -> tuple[str, ...] | None:
+        removed = await self._threads.delete_thread(org, thread_id, at_us)
+        if removed:
+            await self._cache.forget(org, removed)
+        return removed
+
+    async def append_turn(
+        self,
+        org: str,
+        thread_id: str,
+        *,
+        create: ThreadRecord | None,
+        messages: Sequence[MessageRecord],
+        response: ResponseRecord,
+        update: ThreadUpdate,
+        at_us: int,
+    ) -> ThreadRecord:
+        thread = await self._threads.append_turn(
+            org, thread_id, create=create, messages=messages, response=response, update=update, at_us=at_us
+        )
+        # The cache holds the whole context, so a later look-up reads no thread messages.
+        await self._cache.put(response)
+        return thread
+
+
+class CachedResponses:
+    """A `ResponseStore` read through the cache."""
+
+    def __init__(self, responses: ResponseStore, cache: ResponseCache) -> None:
+        self._responses = responses
+        self._cache = cache
+
+    async def save_response(self, response: ResponseRecord) -> None:
+        await self._responses.save_response(response)
+        await self._cache.put(response)
+
+    async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
+        """One round trip when cached, else one to the store (and the answer is cached)."""
+        found = await self._cache.get(org, response_id)
+        if found is None:
+            found = await self._responses.get_response(org, response_id, at_us)
+            if found is not None:
+                await self._cache.put(found)
+        if found is None or found.org != org or found.expires_us <= at_us:
+            return None
+        return found
+
+
+class CachedStore:
+    """`backend` with `cache` in front of its responses; itself a `Backend`."""
+
+    def __init__(self, backend: Backend, cache: ResponseCache) -> None:
+        self._backend = backend
+        self._cache = cache
+        self.name = backend.name
+        self._threads = CachedThreads(backend.threads, cache)
+        self._responses = CachedResponses(backend.responses, cache)
+
+    @property
+    def threads(self) -> CachedThreads:
+        return self._threads
+
+    @property
+    def responses(self) -> CachedResponses:
+        return self._responses
+
+    @property
+    def cache_name(self) -> str:
+        return self._cache.name
+
+    async def cache_status(self) -> str:
+        """`ok`, or `degraded` when the cache cannot be used (requests still succeed)."""
+        return await self._cache.status()
+
+    async def open(self) -> None:
+        await self._backend.open()
+
+    async def close(self) -> None:
+        try:
+            await self._cache.close()
+        finally:
+            await self._backend.close()
+
+    async def ping(self) -> None:
+        await self._backend.ping()
+
+    async def purge_expired(self, at_us: int) -> PurgeReport:
+        report = await self._backend.purge_expired(at_us)
+        by_org: dict[str, list[str]] = {}
+        for org, rid in report.response_ids:
+            by_org.setdefault(org, []).append(rid)
+        for org, ids in by_org.items():
+            await self._cache.forget(org, ids)
+        return report

@@ -1,0 +1,43 @@
+"""Responses in MongoDB: one document each, the record as msgpack; a thread's by reference."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING
+
+from gateway.core.records import ResponseRecord
+from gateway.store.codec import decode_response
+from gateway.store.lifecycle import with_context
+from gateway.store.mongo.database import MongoDatabase
+from gateway.store.mongo.docs import Doc, response_doc, text, unavailable
+from providers.base import ChatMessage
+
+
+class MongoResponses:
+    """`ResponseStore` over the `responses` collection."""
+
+    def __init__(self, db: MongoDatabase) -> None:
+        self._db = db
+
+    @unavailable
+    async def save_response(self, response: ResponseRecord) -> None:
+        await self._db.responses.insert_one(response_doc(response))
+
+    @unavailable
+    async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
+        doc = await self._db.responses.find_one(
+            {"org": text(org), "id": text(response_id), "expires_us": {"$gt": at_us}}
+        )
+        if doc is None:
+            return None
+        found = decode_response(doc["body"])
+        if found.context_ref is None or found.thread_id is None:
+            return found
+        # One indexed read of the thread's messages the response saw.
+        ranges = [{"seq": {"$gte": a, "$lte": b}} for a, b in found.context_ref]
+        docs: list[Doc] = []
+        if ranges:
+            query = {"org": text(org), "thread_id": text(found.thread_id), "$or": ranges}
+            docs = (
+                await self._db.messages.find(query, {"role": 1, "texts": 1}).sort("seq", ASCENDING).to_list()
+            )
+        return with_context(found, [ChatMessage(d["role"], tuple(d["texts"])) for d in docs])

@@ -1,0 +1,100 @@
+"""The production store: MongoDB through pymongo's native async client.
+
+Collections
+- `threads`: one document per (organization, id). A deleted or expired thread becomes a tombstone
+  document (`tomb: true`, no content) under the same key, so the unique index alone stops an id
+  from being reborn. `gone_at` (TTL index) is the thread's age limit: the database itself drops
+  old threads and old tombstones even if the gateway's purge never runs.
+- `messages`: unique (organization, thread, seq) and (organization, id); `gone_at` TTL as the thread.
+- `responses`: unique (organization, id); TTL on `expires_at` (24 hours by default).
+The same expiry rules are checked on every read, since TTL deletion runs only once a minute.
+
+The aggregates are parts over one `MongoDatabase` (composition): `threads` (threads, messages,
+turns) and `responses`; retention spans both.
+"""
+
+from __future__ import annotations
+
+from gateway.core.rules import Limits
+from gateway.store.mongo.database import MongoDatabase
+from gateway.store.mongo.docs import dt, unavailable
+from gateway.store.mongo.responses import MongoResponses
+from gateway.store.mongo.threads import MongoThreads
+from gateway.store.protocols import PurgeReport
+
+_PURGE_BATCH = 500
+
+
+class MongoStore:
+    name = "mongodb"
+
+    def __init__(
+        self,
+        uri: str,
+        limits: Limits,
+        *,
+        database: str = "gateway",
+        timeout_s: float = 5.0,
+        pool_size: int = 100,
+        transactions: str = "auto",
+    ) -> None:
+        self._db = MongoDatabase(
+            uri,
+            limits,
+            database=database,
+            timeout_s=timeout_s,
+            pool_size=pool_size,
+            transactions=transactions,
+        )
+        self._threads = MongoThreads(self._db)
+        self._responses = MongoResponses(self._db)
+
+    @property
+    def threads(self) -> MongoThreads:
+        return self._threads
+
+    @property
+    def responses(self) -> MongoResponses:
+        return self._responses
+
+    async def open(self) -> None:
+        await self._db.open()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def ping(self) -> None:
+        await self._db.ping()
+
+    @unavailable
+    async def purge_expired(self, at_us: int) -> PurgeReport:
+        db = self._db
+        threads = 0
+        response_ids: list[tuple[str, str]] = []
+        while True:
+            docs = (
+                await db.threads.find({"tomb": False, "expires_us": {"$lte": at_us}})
+                .limit(_PURGE_BATCH)
+                .to_list()
+            )
+            for doc in docs:
+                ids = await db.tombstone(doc)
+                response_ids += [(doc["org"], rid) for rid in ids]
+            threads += len(docs)
+            if len(docs) < _PURGE_BATCH:
+                break
+        expired = (
+            await db.responses.find({"expires_us": {"$lte": at_us}}, {"org": 1, "id": 1})
+            .limit(10 * _PURGE_BATCH)
+            .to_list()
+        )
+        if expired:
+            await db.responses.delete_many({"_id": {"$in": [d["_id"] for d in expired]}})
+            response_ids += [(d["org"], d["id"]) for d in expired]
+        gone = await db.threads.delete_many({"tomb": True, "gone_at": {"$lte": dt(at_us)}})
+        return PurgeReport(
+            threads=threads,
+            responses=len(response_ids),
+            tombstones=gone.deleted_count,
+            response_ids=tuple(response_ids),
+        )

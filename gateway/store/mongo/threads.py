@@ -1,0 +1,347 @@
+"""Threads, messages and turns in MongoDB (see `gateway.store.mongo.store` for the collections).
+
+Turns without a transaction (standalone server): the thread document carries a version `ver`.
+A turn reads the thread, applies the rules, then writes it back only if `ver` is unchanged,
+reserving the sequence numbers `next_seq+1 .. next_seq+n` in that same single-document update.
+Two turns can never reserve the same numbers, the reservation fails when the limit or the state
+forbids it, and the messages of one turn get consecutive numbers, so nothing interleaves. On a
+replica set the same steps also run inside a transaction, so a crash between the reservation and
+the inserts leaves nothing behind; without one, such a crash leaves unused sequence numbers (a gap
+the lists skip) that the thread's count compensates when the insert fails in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from gateway.core.records import (
+    HistoryMessage,
+    MessageRecord,
+    Page,
+    ResponseRecord,
+    State,
+    ThreadRecord,
+    by_reference,
+    with_turn_inputs,
+)
+from gateway.errors import StoreUnavailable, ThreadNotFound
+from gateway.store.codec import message_of, thread_fields, thread_of
+from gateway.store.lifecycle import Standing, check_create, is_gone, page, turn_base
+from gateway.store.mongo.database import MongoDatabase
+from gateway.store.mongo.docs import (
+    Doc,
+    Session,
+    backoff,
+    dt,
+    key,
+    response_doc,
+    standing_of,
+    text,
+    unavailable,
+)
+from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView
+from providers.base import ChatMessage
+
+MAX_ATTEMPTS = 200
+# What a turn's history reads of each message.
+_HISTORY_FIELDS = {"_id": 0, "seq": 1, "role": 1, "texts": 1}
+
+
+class MongoThreads:
+    """`ThreadStore` over the `threads` and `messages` collections (and a turn's response)."""
+
+    def __init__(self, db: MongoDatabase) -> None:
+        self._db = db
+
+    async def _live(self, org: str, thread_id: str, at_us: int, s: Session = None) -> Doc | None:
+        """The live thread's document; an expired one is tombstoned on the spot."""
+        doc = await self._db.find(org, thread_id, s)
+        standing, _ = standing_of(doc, at_us)
+        if standing is Standing.EXPIRED and doc is not None:
+            await self._db.tombstone(doc, s)
+        return doc if standing is Standing.LIVE else None
+
+    @unavailable
+    async def create_thread(self, thread: ThreadRecord) -> ThreadRecord:
+        for _ in range(MAX_ATTEMPTS):
+            doc = await self._db.find(thread.org, thread.id)
+            standing, _ = standing_of(doc, thread.created_us)
+            check_create(standing, thread.id)
+            if doc is None:
+                try:
+                    await self._db.threads.insert_one(self._db.new_doc(thread, 0, 1))
+                    return thread
+                except DuplicateKeyError:
+                    continue
+            if standing is Standing.EXPIRED:
+                await self._db.tombstone(doc)
+                continue
+            # A deleted or expired id may be used again by an explicit create (SPEC §3, rule 1).
+            done = await self._db.threads.replace_one(
+                {**key(thread.org, thread.id), "ver": doc["ver"]}, self._db.new_doc(thread, 0, doc["ver"] + 1)
+            )
+            if done.matched_count:
+                return thread
+        raise StoreUnavailable("The thread store is too busy; try again.")
+
+    @unavailable
+    async def get_thread(self, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
+        doc = await self._live(org, thread_id, at_us)
+        return None if doc is None else thread_of(doc)
+
+    @unavailable
+    async def turn_view(
+        self, org: str, thread_id: str, *, at_us: int, system_limit: int, recent_limit: int
+    ) -> TurnView:
+        doc = await self._db.find(org, thread_id)
+        standing, thread = standing_of(doc, at_us)
+        if standing is Standing.EXPIRED and doc is not None:
+            await self._db.tombstone(doc)
+        if standing is not Standing.LIVE:
+            return TurnView(thread=None, tombstoned=is_gone(standing))
+        system, recent = await asyncio.gather(
+            self.system_messages(org, thread_id, limit=system_limit),
+            self.recent_messages(org, thread_id, before_seq=None, limit=recent_limit),
+        )
+        return TurnView(thread=thread, system=system, recent=recent)
+
+    @unavailable
+    async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool:
+        standing, _ = standing_of(await self._db.find(org, thread_id), at_us)
+        return is_gone(standing)
+
+    @unavailable
+    async def list_threads(
+        self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
+    ) -> Page[ThreadRecord]:
+        query: Doc = {"org": text(org), "tomb": False, "visible": bool(visible), "expires_us": {"$gt": at_us}}
+        if state is not None:
+            query["state"] = text(state)
+        if after is not None:
+            cursor = await self._db.find(org, after)
+            if cursor is None or cursor.get("tomb"):
+                raise CursorNotFound(after)
+            activity = cursor["activity_us"]
+            query["$or"] = [
+                {"activity_us": {"$lt": activity}},
+                {"activity_us": activity, "id": {"$lt": text(after)}},
+            ]
+        docs = (
+            await self._db.threads.find(query)
+            .sort([("activity_us", DESCENDING), ("id", DESCENDING)])
+            .limit(limit + 1)
+            .to_list()
+        )
+        return page([thread_of(d) for d in docs], limit)
+
+    @unavailable
+    async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate, at_us: int) -> ThreadRecord:
+        for attempt in range(MAX_ATTEMPTS):
+            doc = await self._live(org, thread_id, at_us)
+            if doc is None:
+                raise ThreadNotFound(thread_id)
+            thread = thread_of(doc)
+            changed = update(thread)
+            if changed is thread:
+                return thread
+            done = await self._db.threads.update_one(
+                {**key(org, thread_id), "ver": doc["ver"]},
+                {"$set": thread_fields(changed), "$inc": {"ver": 1}},
+            )
+            if done.matched_count:
+                return changed
+            await backoff(attempt)
+        raise StoreUnavailable("The thread store is too busy; try again.")
+
+    @unavailable
+    async def delete_thread(self, org: str, thread_id: str, at_us: int) -> tuple[str, ...] | None:
+        for attempt in range(MAX_ATTEMPTS):
+            doc = await self._live(org, thread_id, at_us)
+            if doc is None:
+                return None
+
+            async def remove(s: Session, doc: Doc = doc) -> tuple[bool, list[str]]:
+                before = await self._db.find(org, thread_id, s)
+                if before is None or before.get("ver") != doc["ver"]:
+                    return False, []
+                return True, await self._db.tombstone(doc, s)
+
+            outcome = await self._db.atomic(remove)
+            if outcome is not None and outcome[0]:
+                return tuple(outcome[1])
+            await backoff(attempt)
+        raise StoreUnavailable("The thread store is too busy; try again.")
+
+    # -- messages -------------------------------------------------------------------------------
+
+    @unavailable
+    async def list_messages(
+        self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
+    ) -> Page[MessageRecord] | None:
+        standing, _ = standing_of(await self._db.find(org, thread_id), at_us)
+        if standing is not Standing.LIVE:
+            return None
+        query: Doc = {"org": text(org), "thread_id": text(thread_id)}
+        if after is not None:
+            cursor = await self._db.messages.find_one(
+                {"org": text(org), "id": text(after), "thread_id": text(thread_id)}
+            )
+            if cursor is None:
+                raise CursorNotFound(after)
+            query["seq"] = {"$lt" if descending else "$gt": cursor["seq"]}
+        docs = (
+            await self._db.messages.find(query)
+            .sort("seq", DESCENDING if descending else ASCENDING)
+            .limit(limit + 1)
+            .to_list()
+        )
+        return page([message_of(d) for d in docs], limit)
+
+    async def _tail(self, query: Doc, limit: int) -> list[HistoryMessage]:
+        docs = (
+            await self._db.messages.find(query, _HISTORY_FIELDS)
+            .sort("seq", DESCENDING)
+            .limit(limit)
+            .to_list()
+        )
+        return [HistoryMessage(d["seq"], ChatMessage(d["role"], tuple(d["texts"]))) for d in docs]
+
+    @unavailable
+    async def recent_messages(
+        self, org: str, thread_id: str, *, before_seq: int | None, limit: int
+    ) -> list[HistoryMessage]:
+        query: Doc = {"org": text(org), "thread_id": text(thread_id), "role": {"$ne": "system"}}
+        if before_seq is not None:
+            query["seq"] = {"$lt": int(before_seq)}
+        return await self._tail(query, limit)
+
+    @unavailable
+    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[HistoryMessage]:
+        return await self._tail({"org": text(org), "thread_id": text(thread_id), "role": "system"}, limit)
+
+    @unavailable
+    async def append_turn(
+        self,
+        org: str,
+        thread_id: str,
+        *,
+        create: ThreadRecord | None,
+        messages: Sequence[MessageRecord],
+        response: ResponseRecord,
+        update: ThreadUpdate,
+        at_us: int,
+    ) -> ThreadRecord:
+        n = len(messages)
+        for attempt in range(MAX_ATTEMPTS):
+
+            async def attempt_turn(s: Session) -> ThreadRecord | None:
+                reserved = await self._reserve(org, thread_id, create, update, n, at_us, s)
+                if reserved is None:
+                    return None
+                after, first = reserved
+                try:
+                    await self._insert_turn(org, thread_id, first, messages, after, response, s)
+                except PyMongoError:
+                    if s is None:
+                        await self._compensate(org, thread_id, n, response)
+                    raise
+                return after
+
+            result = await self._db.atomic(attempt_turn)
+            if result is not None:
+                return result
+            await backoff(attempt)
+        raise StoreUnavailable("The thread store is too busy; try again.")
+
+    async def _reserve(
+        self,
+        org: str,
+        thread_id: str,
+        create: ThreadRecord | None,
+        update: ThreadUpdate,
+        n: int,
+        at_us: int,
+        s: Session,
+    ) -> tuple[ThreadRecord, int] | None:
+        """Check the rules and reserve `n` sequence numbers; None when another writer came first."""
+        doc = await self._db.find(org, thread_id, s)
+        standing, found = standing_of(doc, at_us)
+        if standing is Standing.EXPIRED and doc is not None:
+            await self._db.tombstone(doc, s)
+        base, creating = turn_base(standing, found, create, thread_id)
+        after = update(base)
+        if not creating:
+            assert doc is not None
+            done = await self._db.threads.update_one(
+                {**key(org, thread_id), "ver": doc["ver"]},
+                {"$set": thread_fields(after), "$inc": {"ver": 1, "next_seq": n}},
+                session=s,
+            )
+            return (after, doc["next_seq"] + 1) if done.matched_count else None
+        if doc is None:
+            try:
+                await self._db.threads.insert_one(self._db.new_doc(after, n, 1), session=s)
+            except DuplicateKeyError:
+                return None
+            return after, 1
+        # A stale tombstone: the id is free again.
+        done = await self._db.threads.replace_one(
+            {**key(org, thread_id), "ver": doc["ver"]}, self._db.new_doc(after, n, doc["ver"] + 1), session=s
+        )
+        return (after, 1) if done.matched_count else None
+
+    async def _insert_turn(
+        self,
+        org: str,
+        thread_id: str,
+        first: int,
+        messages: Sequence[MessageRecord],
+        thread: ThreadRecord,
+        response: ResponseRecord,
+        s: Session,
+    ) -> None:
+        gone = dt(thread.created_us + self._db.limits.max_age_us)
+        await self._db.messages.insert_many(
+            [
+                {
+                    "org": org,
+                    "thread_id": thread_id,
+                    "seq": first + i,
+                    "id": m.id,
+                    "role": m.role,
+                    "texts": list(m.texts),
+                    "response_id": m.response_id,
+                    "created_us": m.created_us,
+                    "gone_at": gone,
+                }
+                for i, m in enumerate(messages)
+            ],
+            ordered=True,
+            session=s,
+        )
+        saved = with_turn_inputs(by_reference(response), first, len(messages) - 1)
+        await self._db.responses.insert_one(response_doc(saved), session=s)
+
+    async def _compensate(self, org: str, thread_id: str, n: int, response: ResponseRecord) -> None:
+        """Without a transaction: undo a reservation whose inserts failed (best effort)."""
+        try:
+            await self._db.messages.delete_many(
+                {"org": org, "thread_id": thread_id, "response_id": response.id}
+            )
+            await self._db.threads.update_one(
+                {**key(org, thread_id), "tomb": False},
+                {
+                    "$inc": {
+                        "message_count": -n,
+                        "input_tokens": -response.usage.input_tokens,
+                        "output_tokens": -response.usage.output_tokens,
+                        "ver": 1,
+                    }
+                },
+            )
+        except PyMongoError:
+            pass  # the store is failing; the turn is reported failed either way

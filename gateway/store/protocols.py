@@ -1,0 +1,139 @@
+"""The persistence seams: one narrow Protocol per aggregate, and the backend that holds them.
+
+A backend (SQLite, MongoDB) is one database with its life (`open`, `close`, `ping`, retention) and
+one object per aggregate (`threads`, `responses`). A new aggregate (assistants, memories, jobs) is
+one more Protocol here and one more attribute of `Backend`, implemented by one new class per
+backend; the existing classes do not change.
+
+Every method is scoped by organization. Rules stay in `gateway.core.rules` and the backend-neutral
+steps in `gateway.store.lifecycle`: a store runs the functions it is given inside its atomic
+section, so they hold under concurrency and across processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import msgspec
+
+from gateway.core.records import HistoryMessage, MessageRecord, Page, ResponseRecord, State, ThreadRecord
+
+ThreadUpdate = Callable[[ThreadRecord], ThreadRecord]
+
+
+class PurgeReport(msgspec.Struct, frozen=True, kw_only=True):
+    threads: int = 0
+    responses: int = 0
+    tombstones: int = 0
+    # (organization, response id) of every response removed, for cache invalidation.
+    response_ids: tuple[tuple[str, str], ...] = ()
+
+
+class TurnView(msgspec.Struct, frozen=True, kw_only=True):
+    """What a turn needs to know of its thread before calling the model, read in one go."""
+
+    thread: ThreadRecord | None
+    tombstoned: bool = False
+    system: list[HistoryMessage] = msgspec.field(default_factory=list)  # newest first
+    recent: list[HistoryMessage] = msgspec.field(default_factory=list)  # non-system, newest first
+
+
+class CursorNotFound(Exception):
+    """The `after` cursor names no item of the list."""
+
+
+class ThreadStore(Protocol):
+    """Threads, their messages, and the turns that append to them."""
+
+    async def create_thread(self, thread: ThreadRecord) -> ThreadRecord:
+        """Insert; an expired or deleted id is replaced. Raise `ThreadAlreadyExists` when live."""
+
+    async def get_thread(self, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
+        """The live thread, or None. A thread found expired is purged and tombstoned here."""
+
+    async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool: ...
+
+    async def turn_view(
+        self, org: str, thread_id: str, *, at_us: int, system_limit: int, recent_limit: int
+    ) -> TurnView:
+        """The live thread (or whether its id is tombstoned), its system messages and the first
+        batch of its history tail, in one round trip where the backend allows."""
+
+    async def list_threads(
+        self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
+    ) -> Page[ThreadRecord]:
+        """Newest activity first. Raise `CursorNotFound` for an unknown `after`."""
+
+    async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate, at_us: int) -> ThreadRecord:
+        """Read, apply `update`, write, atomically. Raise `ThreadNotFound` when absent."""
+
+    async def delete_thread(self, org: str, thread_id: str, at_us: int) -> tuple[str, ...] | None:
+        """Delete the thread, its messages and its responses; leave a tombstone.
+
+        Returns the deleted response ids (for cache invalidation), or None when absent.
+        """
+
+    async def list_messages(
+        self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
+    ) -> Page[MessageRecord] | None:
+        """Messages by sequence; None when the thread is absent."""
+
+    async def recent_messages(
+        self, org: str, thread_id: str, *, before_seq: int | None, limit: int
+    ) -> list[HistoryMessage]:
+        """Non-system messages, newest first, older than `before_seq` (the history tail)."""
+
+    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[HistoryMessage]:
+        """System messages, newest first."""
+
+    async def append_turn(
+        self,
+        org: str,
+        thread_id: str,
+        *,
+        create: ThreadRecord | None,
+        messages: Sequence[MessageRecord],
+        response: ResponseRecord,
+        update: ThreadUpdate,
+        at_us: int,
+    ) -> ThreadRecord:
+        """Append a turn atomically: messages in order, with no other turn between them.
+
+        `messages` are the turn's inputs followed by its output. `response` is stored by reference
+        (`by_reference`): the store adds the inputs' sequence range to its `context_ref` (see
+        `with_turn_inputs`). The thread is created from `create` when absent (unless tombstoned);
+        `update` checks the rules and returns the thread after the turn; a raise from it saves
+        nothing.
+        """
+
+
+class ResponseStore(Protocol):
+    """Responses kept for `previousResponseId` (24 hours by default)."""
+
+    async def save_response(self, response: ResponseRecord) -> None: ...
+
+    async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
+        """The live response with its `context` filled in, or None (unknown, expired or another
+        organization's, or the thread messages it saw are gone)."""
+
+
+class Backend(Protocol):
+    """One database: its life and its aggregates."""
+
+    name: str
+
+    @property
+    def threads(self) -> ThreadStore: ...
+
+    @property
+    def responses(self) -> ResponseStore: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise when the store cannot answer."""
+
+    async def purge_expired(self, at_us: int) -> PurgeReport: ...

@@ -1,0 +1,45 @@
+"""Responses in SQLite: one row each, the record as msgpack; a thread's responses by reference."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from gateway.core.records import ResponseRecord
+from gateway.store.codec import decode_response, decode_texts
+from gateway.store.lifecycle import with_context
+from gateway.store.sqlite.engine import SqliteEngine
+from gateway.store.sqlite.schema import insert_response
+from providers.base import ChatMessage
+
+
+class SqliteResponses:
+    """`ResponseStore` over the embedded database."""
+
+    def __init__(self, engine: SqliteEngine) -> None:
+        self._engine = engine
+
+    async def save_response(self, response: ResponseRecord) -> None:
+        await self._engine.write(lambda db: insert_response(db, response))
+
+    async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
+        def op(db: sqlite3.Connection) -> ResponseRecord | None:
+            row = db.execute(
+                "SELECT body FROM responses WHERE org = ? AND id = ? AND expires_us > ?",
+                (org, response_id, at_us),
+            ).fetchone()
+            if row is None:
+                return None
+            found = decode_response(row[0])
+            if found.context_ref is None or found.thread_id is None:
+                return found
+            # One indexed range read of the thread's messages the response saw.
+            ranges = found.context_ref
+            where = " OR ".join(["seq BETWEEN ? AND ?"] * len(ranges)) or "0"
+            rows = db.execute(
+                "SELECT role, texts FROM messages WHERE org = ? AND thread_id = ? "
+                f"AND ({where}) ORDER BY seq",
+                (org, found.thread_id, *(v for r in ranges for v in r)),
+            ).fetchall()
+            return with_context(found, [ChatMessage(role, decode_texts(texts)) for role, texts in rows])
+
+        return await self._engine.read(op)

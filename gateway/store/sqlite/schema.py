@@ -1,0 +1,108 @@
+"""The SQLite store's schema and the row-level statements its parts share."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from gateway.core.records import ResponseRecord, ThreadRecord
+from gateway.core.rules import Limits, tombstone_expires_us
+from gateway.store.codec import MESSAGE_FIELDS, THREAD_FIELDS, encode_response, thread_fields, thread_of
+from gateway.store.lifecycle import Standing, standing
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS threads (
+    org TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, visible INTEGER NOT NULL,
+    metadata BLOB NOT NULL, message_count INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL, last_message_us INTEGER,
+    activity_us INTEGER NOT NULL, expires_us INTEGER NOT NULL,
+    PRIMARY KEY (org, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS threads_by_activity ON threads (org, visible, activity_us DESC, id DESC);
+CREATE INDEX IF NOT EXISTS threads_by_expiry ON threads (expires_us);
+CREATE TABLE IF NOT EXISTS messages (
+    org TEXT NOT NULL, thread_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
+    role TEXT NOT NULL, texts BLOB NOT NULL, response_id TEXT, created_us INTEGER NOT NULL,
+    PRIMARY KEY (org, thread_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_id ON messages (org, id);
+CREATE INDEX IF NOT EXISTS messages_system ON messages (org, thread_id, seq) WHERE role = 'system';
+CREATE TABLE IF NOT EXISTS responses (
+    org TEXT NOT NULL, id TEXT NOT NULL, thread_id TEXT, expires_us INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (org, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS responses_by_thread ON responses (org, thread_id) WHERE thread_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS responses_by_expiry ON responses (expires_us);
+CREATE TABLE IF NOT EXISTS tombstones (
+    org TEXT NOT NULL, id TEXT NOT NULL, expires_us INTEGER NOT NULL,
+    PRIMARY KEY (org, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tombstones_by_expiry ON tombstones (expires_us);
+"""
+
+THREAD_COLS = ", ".join(THREAD_FIELDS)
+MSG_COLS = ", ".join(MESSAGE_FIELDS)
+_INSERT_THREAD = f"INSERT INTO threads ({THREAD_COLS}) VALUES ({', '.join(':' + f for f in THREAD_FIELDS)})"
+_UPDATE_THREAD = (
+    "UPDATE threads SET "
+    + ", ".join(f"{f} = :{f}" for f in THREAD_FIELDS if f not in ("org", "id"))
+    + " WHERE org = :org AND id = :id"
+)
+
+
+def row_thread(row: tuple[object, ...]) -> ThreadRecord:
+    """A thread from a row of `SELECT {THREAD_COLS}`."""
+    return thread_of(dict(zip(THREAD_FIELDS, row, strict=True)))
+
+
+def load_thread(db: sqlite3.Connection, org: str, thread_id: str) -> ThreadRecord | None:
+    row = db.execute(
+        f"SELECT {THREAD_COLS} FROM threads WHERE org = ? AND id = ?", (org, thread_id)
+    ).fetchone()
+    return None if row is None else row_thread(row)
+
+
+def tomb_until(db: sqlite3.Connection, org: str, thread_id: str) -> int | None:
+    row = db.execute(
+        "SELECT expires_us FROM tombstones WHERE org = ? AND id = ?", (org, thread_id)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def standing_of(
+    db: sqlite3.Connection, org: str, thread_id: str, at_us: int
+) -> tuple[Standing, ThreadRecord | None]:
+    """What the id is now, and its thread when one is stored."""
+    thread = load_thread(db, org, thread_id)
+    tomb = None if thread is not None else tomb_until(db, org, thread_id)
+    return standing(thread, tomb, at_us), thread
+
+
+def insert_thread(db: sqlite3.Connection, t: ThreadRecord) -> None:
+    db.execute(_INSERT_THREAD, thread_fields(t))
+
+
+def save_thread(db: sqlite3.Connection, t: ThreadRecord) -> None:
+    db.execute(_UPDATE_THREAD, thread_fields(t))
+
+
+def remove_thread(db: sqlite3.Connection, thread: ThreadRecord, limits: Limits) -> list[str]:
+    """Delete a thread with its messages and responses and leave its tombstone; the response ids."""
+    key = (thread.org, thread.id)
+    response_ids = [r[0] for r in db.execute("SELECT id FROM responses WHERE org = ? AND thread_id = ?", key)]
+    db.execute("DELETE FROM messages WHERE org = ? AND thread_id = ?", key)
+    db.execute("DELETE FROM responses WHERE org = ? AND thread_id = ?", key)
+    db.execute("DELETE FROM threads WHERE org = ? AND id = ?", key)
+    db.execute(
+        "INSERT OR REPLACE INTO tombstones (org, id, expires_us) VALUES (?, ?, ?)",
+        (*key, tombstone_expires_us(thread, limits)),
+    )
+    return response_ids
+
+
+def insert_response(db: sqlite3.Connection, r: ResponseRecord) -> None:
+    db.execute(
+        "INSERT INTO responses (org, id, thread_id, expires_us, body) VALUES (?, ?, ?, ?, ?)",
+        (r.org, r.id, r.thread_id, r.expires_us, encode_response(r)),
+    )
