@@ -46,30 +46,6 @@ def record(org: str = "o1", ttl_us: int = 60_000_000) -> ResponseRecord:
     )
 
 
-async def test_put_get_forget_and_namespacing(redis_server: RedisServer) -> None:
-    cache = RedisCache(redis_server.url)
-    r = record()
-    await cache.put(r)
-    assert await cache.get("o1", r.id) == r
-    assert await cache.get("o2", r.id) is None
-    await cache.forget("o1", [r.id])
-    assert await cache.get("o1", r.id) is None
-    assert await cache.status() == "ok"
-    await cache.close()
-
-
-async def test_entries_expire_with_the_response(redis_server: RedisServer) -> None:
-    import asyncio
-
-    cache = RedisCache(redis_server.url)
-    r = record(ttl_us=300_000)
-    await cache.put(r)
-    assert await cache.get("o1", r.id) == r
-    await asyncio.sleep(0.4)
-    assert await cache.get("o1", r.id) is None
-    await cache.close()
-
-
 async def test_a_dead_redis_is_a_fast_miss_and_degraded(redis_server: RedisServer) -> None:
     import time
 
