@@ -93,7 +93,7 @@ async def test_the_everyday_turn_never_reaches_the_framework(gw: tuple[httpx.Asy
     ],
     ids=["no-key", "bad-key", "no-inputs", "lenient-bool", "other-org", "query-org", "too-large"],
 )
-async def test_everything_else_is_answered_by_the_framework_route(
+async def test_what_the_fast_path_hands_to_the_framework_route(
     gw: tuple[httpx.AsyncClient, Counting],
     headers: dict[str, str],
     body: dict[str, Any],
