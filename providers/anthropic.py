@@ -9,24 +9,15 @@ from typing import Any
 import anthropic
 from anthropic import AsyncAnthropic
 
-from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
-from providers.errors import (
-    ProviderError,
-    map_sdk_error,
-    upstream_errors,
-)
+from providers.base import ChatMessage, Completion, EmbeddingRequest, Embeddings, ModelRequest, TextDelta
+from providers.errors import EmbeddingsUnsupported, UpstreamErrors, sdk_family
 
 DEFAULT_CONTEXT_TOKENS = 200_000
 DEFAULT_MAX_TOKENS = 4096
 # Anthropic requires the conversation to start with a user turn.
 OPENING = "(The conversation so far follows.)"
 
-
-def map_error(name: str, exc: Exception) -> ProviderError:
-    return map_sdk_error(name, exc, anthropic)
-
-
-_UPSTREAM_ERRORS = upstream_errors(anthropic)
+ANTHROPIC_ERRORS = sdk_family(anthropic)
 
 
 def to_messages(request: ModelRequest) -> tuple[str | None, list[dict[str, Any]]]:
@@ -47,7 +38,7 @@ def to_messages(request: ModelRequest) -> tuple[str | None, list[dict[str, Any]]
 
 
 class AnthropicProvider:
-    """Anthropic's Messages API. SDK retries are off (see `gateway.calls`)."""
+    """Anthropic's Messages API. SDK retries are off (see `gateway.core.calls`)."""
 
     def __init__(
         self,
@@ -57,10 +48,9 @@ class AnthropicProvider:
         base_url: str | None = None,
         attempt_timeout_s: float = 60.0,
         default_max_tokens: int = DEFAULT_MAX_TOKENS,
-        context_tokens: dict[str, int] | None = None,
-        default_context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     ) -> None:
         self.name = name
+        self._errors = UpstreamErrors(name, ANTHROPIC_ERRORS)
         # aiohttp as the SDK's transport, as for OpenAI (see providers/openai.py).
         self._client = AsyncAnthropic(
             api_key=api_key,
@@ -70,11 +60,9 @@ class AnthropicProvider:
             http_client=anthropic.DefaultAioHttpClient(timeout=attempt_timeout_s),
         )
         self._max_tokens = default_max_tokens
-        self._windows = dict(context_tokens or {})
-        self._default_window = default_context_tokens
 
     def context_window(self, model: str) -> int:
-        return self._windows.get(model, self._default_window)
+        return DEFAULT_CONTEXT_TOKENS
 
     def count_tokens(self, message: ChatMessage) -> int:
         return math.ceil(message.chars / 4) + 4
@@ -102,10 +90,8 @@ class AnthropicProvider:
         return params
 
     async def complete(self, request: ModelRequest) -> Completion:
-        try:
+        with self._errors:
             result = await self._client.messages.create(**self._params(request))
-        except _UPSTREAM_ERRORS as exc:
-            raise map_error(self.name, exc) from None
         text = "".join(block.text for block in result.content if block.type == "text")
         return Completion(
             text=text, input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens
@@ -114,9 +100,9 @@ class AnthropicProvider:
     async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]:
         parts: list[str] = []
         input_tokens = output_tokens = 0
-        try:
-            stream = await self._client.messages.create(**self._params(request), stream=True)
-            try:
+        with self._errors:
+            # Closed also on cancellation (the client went away): the upstream request is closed.
+            async with await self._client.messages.create(**self._params(request), stream=True) as stream:
                 async for event in stream:
                     if event.type == "message_start":
                         input_tokens = event.message.usage.input_tokens
@@ -126,13 +112,11 @@ class AnthropicProvider:
                         yield TextDelta(event.delta.text)
                     elif event.type == "message_delta":
                         output_tokens = event.usage.output_tokens
-            finally:
-                await stream.close()
-        except ProviderError:
-            raise
-        except _UPSTREAM_ERRORS as exc:
-            raise map_error(self.name, exc) from None
         yield Completion(text="".join(parts), input_tokens=input_tokens, output_tokens=output_tokens)
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        """Always `EmbeddingsUnsupported`: Anthropic has no embeddings API."""
+        raise EmbeddingsUnsupported(self.name)
 
     async def aclose(self) -> None:
         await self._client.close()

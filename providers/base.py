@@ -49,6 +49,20 @@ class TextDelta(msgspec.Struct, frozen=True):
     text: str
 
 
+class EmbeddingRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Texts to embed with one model (the upstream's name for it, as for `ModelRequest`)."""
+
+    model: str
+    texts: tuple[str, ...]
+
+
+class Embeddings(msgspec.Struct, frozen=True, kw_only=True):
+    """One vector per text of the request, in its order, with the provider's own input token count."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    input_tokens: int
+
+
 class Provider(Protocol):
     """A model adapter. `stream` yields text deltas as they arrive, then exactly one `Completion`."""
 
@@ -61,6 +75,9 @@ class Provider(Protocol):
     async def complete(self, request: ModelRequest) -> Completion: ...
 
     def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]: ...
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        """The texts' vectors; `EmbeddingsUnsupported` from a provider without an embeddings API."""
 
     async def aclose(self) -> None:
         """Release the adapter's HTTP client (called from the app's lifespan)."""

@@ -14,7 +14,8 @@ context_tokens = 32768            # optional: the window of its models
 legacy_max_tokens = true          # optional: send `max_tokens` instead of `max_completion_tokens`
 ```
 
-Upstream addresses come only from here and from the environment, never from a request.
+Upstream addresses come only from here and from the environment, never from a request. An
+endpoint may not take the name of a provider of the table (`providers.table`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import re
 import tomllib
 
 import msgspec
+
+from providers.table import NAMES
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}\Z")
 
@@ -54,7 +57,7 @@ def load_config(path: str | None) -> ProviderConfig:
     except (OSError, tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     for name, endpoint in config.endpoints.items():
-        if not _NAME.fullmatch(name) or name in ("echo", "openai", "anthropic"):
+        if not _NAME.fullmatch(name) or name in NAMES:
             raise ConfigError(f"{path}: endpoint name {name!r} is not allowed")
         if not endpoint.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"{path}: endpoint {name!r} needs an http(s) base_url")

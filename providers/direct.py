@@ -1,11 +1,11 @@
-"""A lean HTTP client for OpenAI-compatible servers: aiohttp, msgspec, nothing in between.
+"""A lean HTTP client for OpenAI-compatible servers: aiohttp and bytes, nothing in between.
 
-The official SDK serves OpenAI's own API (`providers.openai` with no endpoint of the config file).
-For the servers of the config file's `[endpoints]` (vLLM, Ollama, LM Studio, a local proxy) the
-gateway's own overhead is what a caller sees next to a fast model, and the SDK's request layers
-(option models, header merging, its httpx-compatible shim over aiohttp) cost more CPU per call than
-the rest of a turn. This client sends the same requests and maps failures to the same adapter
-errors (`providers.errors`), by status and exception type only.
+The official SDK serves OpenAI's own API (`providers.openai`). For the servers of the config file's
+`[endpoints]` (vLLM, Ollama, LM Studio, a local proxy; `providers.compatible`) the gateway's own
+overhead is what a caller sees next to a fast model, and the SDK's request layers (option models,
+header merging, its httpx-compatible shim over aiohttp) cost more CPU per call than the rest of a
+turn. The adapter encodes and decodes with msgspec (`providers.openai_wire`) and maps this client's
+failures with `providers.errors.HTTP_ERRORS`.
 
 One `aiohttp.ClientSession` (with its connection pool) per adapter and event loop, made on first
 use and closed by `aclose`.
@@ -17,15 +17,8 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 import aiohttp
-import msgspec
 
-from providers.errors import (
-    ProviderError,
-    UpstreamFailed,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    retryable_status,
-)
+from providers.errors import UpstreamStatus
 
 # Sockets kept per adapter; a gateway worker rarely has more calls in flight to one server.
 POOL_LIMIT = 1000
@@ -71,10 +64,13 @@ class SseLines:
 
 
 class DirectClient:
-    """POSTs JSON bodies to one base URL with one key; errors become `ProviderError`s."""
+    """POSTs JSON bodies to one base URL with one key.
 
-    def __init__(self, *, name: str, base_url: str, api_key: str, timeout_s: float) -> None:
-        self._name = name
+    Failures leave as they come: `UpstreamStatus` for a non-2xx answer, aiohttp's errors and
+    `TimeoutError`; the adapter maps them (`providers.errors.HTTP_ERRORS`).
+    """
+
+    def __init__(self, *, base_url: str, api_key: str, timeout_s: float) -> None:
         self._base = base_url.rstrip("/")
         self._headers = {
             "Authorization": f"Bearer {api_key}",
@@ -101,45 +97,29 @@ class DirectClient:
             self._sessions[loop] = session
         return session
 
-    def _status_error(self, response: aiohttp.ClientResponse) -> ProviderError:
-        status = response.status
-        if status == 429:
-            return UpstreamRateLimited(self._name, response.headers.get("retry-after"))
-        return UpstreamFailed(self._name, status, retryable=retryable_status(status))
-
     async def post(self, path: str, body: bytes) -> bytes:
         """The answer's body of a successful (2xx) call."""
-        try:
-            async with self._session().post(self._base + path, data=body, timeout=self._timeout) as response:
-                if response.status >= 300:
-                    raise self._status_error(response)
-                return await response.read()
-        except TimeoutError:
-            raise UpstreamTimeout(self._name) from None
-        except (aiohttp.ClientError, ValueError):
-            raise UpstreamFailed(self._name, retryable=True) from None
+        async with self._session().post(self._base + path, data=body, timeout=self._timeout) as response:
+            if response.status >= 300:
+                raise _status(response)
+            return await response.read()
 
     async def events(self, path: str, body: bytes) -> AsyncGenerator[bytes]:
         """The `data` of each server-sent event of a successful call, as it arrives.
 
-        Leaving the iteration early (a cancelled turn) closes the upstream connection.
+        Closing the generator early (a cancelled turn) closes the upstream connection.
         """
-        try:
-            async with self._session().post(
-                self._base + path, data=body, timeout=self._stream_timeout
-            ) as response:
-                if response.status >= 300:
-                    raise self._status_error(response)
-                lines = SseLines()
-                async for chunk in response.content.iter_any():
-                    for data in lines.feed(chunk):
-                        yield data
-                for data in lines.close():
+        async with self._session().post(
+            self._base + path, data=body, timeout=self._stream_timeout
+        ) as response:
+            if response.status >= 300:
+                raise _status(response)
+            lines = SseLines()
+            async for chunk in response.content.iter_any():
+                for data in lines.feed(chunk):
                     yield data
-        except TimeoutError:
-            raise UpstreamTimeout(self._name) from None
-        except (aiohttp.ClientError, ValueError):
-            raise UpstreamFailed(self._name, retryable=True) from None
+            for data in lines.close():
+                yield data
 
     async def aclose(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}
@@ -148,9 +128,5 @@ class DirectClient:
                 await session.close()
 
 
-def decode_or_fail[T](name: str, decoder: msgspec.json.Decoder[T], data: bytes) -> T:
-    """An unreadable answer is the upstream's failure, like a broken connection."""
-    try:
-        return decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        raise UpstreamFailed(name, retryable=True) from None
+def _status(response: aiohttp.ClientResponse) -> UpstreamStatus:
+    return UpstreamStatus(response.status, response.headers.get("retry-after"))

@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import AsyncIterator
 
-from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
+from providers.base import ChatMessage, Completion, EmbeddingRequest, Embeddings, ModelRequest, TextDelta
+
+# The length of echo's vectors, whatever the model name.
+EMBEDDING_DIMENSIONS = 256
+_GRAM = 3
+
+
+def embedding(text: str) -> tuple[float, ...]:
+    """A deterministic local embedding of `text`: its character trigrams (lowercased, padded with a
+    space at either end) counted into `EMBEDDING_DIMENSIONS` buckets by CRC-32, then L2-normalized.
+
+    The same text always gives the same vector, in every process (no salted `hash`); texts that
+    share many trigrams have a high cosine similarity. Every vector has unit norm: the empty text
+    (padded, two spaces) counts as one gram of its own.
+    """
+    padded = f" {text.lower()} "
+    grams = [padded[i : i + _GRAM] for i in range(len(padded) - _GRAM + 1)] or [padded]
+    counts = [0] * EMBEDDING_DIMENSIONS
+    for gram in grams:
+        counts[zlib.crc32(gram.encode()) % EMBEDDING_DIMENSIONS] += 1
+    norm = math.sqrt(sum(c * c for c in counts))
+    return tuple(c / norm for c in counts)
 
 
 class EchoProvider:
-    """Answers with the text of every `user` message it received, in order, one per line."""
+    """Answers with the text of every `user` message it received, in order, one per line; embeds
+    with `embedding`."""
 
     name = "echo"
 
@@ -39,6 +62,13 @@ class EchoProvider:
         for i, line in enumerate(lines):
             yield TextDelta(line + ("\n" if i < len(lines) - 1 else ""))
         yield self._completion(request, "\n".join(lines))
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        """`embedding` of each text; input tokens counted as for messages (four characters a token)."""
+        return Embeddings(
+            vectors=tuple(embedding(t) for t in request.texts),
+            input_tokens=sum(math.ceil(len(t) / 4) for t in request.texts),
+        )
 
     async def aclose(self) -> None:
         return None

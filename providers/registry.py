@@ -1,8 +1,9 @@
 """Routing a model name to a provider (SPEC §7).
 
 `provider/model` names the provider; bare names route by family; aliases come from configuration.
-A provider the table knows but that has no adapter configured (no key) is "not configured", which
-is a different answer from an unknown model.
+The names and families come from the provider table (`providers.table`). A provider the table knows
+but that has no adapter configured (no key) is "not configured", which is a different answer from an
+unknown model.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import msgspec
 
 from providers.base import Provider
 from providers.errors import NotConfigured, UnknownModel
+from providers.table import NAMES, TABLE
 
-KNOWN_PROVIDERS = frozenset({"echo", "openai", "anthropic"})
+KNOWN_PROVIDERS = NAMES
 
 # Bare model names by family, first match wins.
-_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^echo$"), "echo"),
-    (re.compile(r"^(gpt-|chatgpt-|o\d)"), "openai"),
-    (re.compile(r"^claude-"), "anthropic"),
+_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), kind.name) for kind in TABLE for pattern in kind.families
 )
 
 # What an upstream model name may look like: segments of letters, digits and `_ . : + -` (Ollama's

@@ -1,50 +1,118 @@
-"""The provider table: every provider the gateway knows, declared once.
+"""The provider table: every provider the gateway knows by name, declared once.
 
-Routing (`providers.registry`), the config file's reserved names (`providers.config`) and the app's
-wiring (`build_providers`) are all derived from `TABLE`.
+Routing (`providers.registry`: the known names and the families of bare model names), the config
+file's reserved names (`providers.config`) and the app's adapters (`build_providers`) all come from
+`TABLE`. The config file's `[endpoints]` add OpenAI-compatible providers under names of their own.
+
+Adding a provider: one `ProviderKind` here and one adapter module implementing
+`providers.base.Provider`, which then runs the provider suite (tests/integration/test_providers.py).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import msgspec
 
 from providers.anthropic import AnthropicProvider
 from providers.base import Provider
-from providers.config import ProviderConfig
+from providers.compatible import OpenAICompatibleProvider
 from providers.echo import EchoProvider
-from providers.openai import DEFAULT_CONTEXT_TOKENS, OpenAIProvider
+from providers.openai import OpenAIProvider
+from providers.openai_wire import DEFAULT_CONTEXT_TOKENS
 from providers.settings import ProviderSettings
+
+if TYPE_CHECKING:
+    # Only a type here: `providers.config` reads `NAMES` from this module.
+    from providers.config import ProviderConfig
+
+
+class ProviderKind(msgspec.Struct, frozen=True, kw_only=True):
+    """One provider known by name.
+
+    `families`: patterns (`re.search`) of the bare model names routed to it, tried in table order.
+    `settings`: the `ProviderSettings` fields its `factory` takes, by keyword, and nothing else.
+    `key`: the one of them without which it is not configured (None: it needs none).
+    """
+
+    name: str
+    families: tuple[str, ...]
+    settings: tuple[str, ...]
+    factory: Callable[..., Provider]
+    key: str | None = None
+
+
+def _echo(*, echo_context_tokens: int) -> Provider:
+    return EchoProvider(echo_context_tokens)
+
+
+def _openai(*, openai_api_key: str, openai_base_url: str | None, attempt_timeout_s: float) -> Provider:
+    return OpenAIProvider(
+        api_key=openai_api_key,
+        base_url=openai_base_url,
+        attempt_timeout_s=attempt_timeout_s,
+        # A base URL means a compatible server, and those know `max_tokens`.
+        legacy_max_tokens=openai_base_url is not None,
+    )
+
+
+def _anthropic(
+    *,
+    anthropic_api_key: str,
+    anthropic_base_url: str | None,
+    anthropic_max_tokens: int,
+    attempt_timeout_s: float,
+) -> Provider:
+    return AnthropicProvider(
+        api_key=anthropic_api_key,
+        base_url=anthropic_base_url,
+        attempt_timeout_s=attempt_timeout_s,
+        default_max_tokens=anthropic_max_tokens,
+    )
+
+
+TABLE: tuple[ProviderKind, ...] = (
+    ProviderKind(name="echo", families=(r"^echo$",), settings=("echo_context_tokens",), factory=_echo),
+    ProviderKind(
+        name="openai",
+        families=(r"^(gpt-|chatgpt-|o\d)",),
+        settings=("openai_api_key", "openai_base_url", "attempt_timeout_s"),
+        key="openai_api_key",
+        factory=_openai,
+    ),
+    ProviderKind(
+        name="anthropic",
+        families=(r"^claude-",),
+        settings=("anthropic_api_key", "anthropic_base_url", "anthropic_max_tokens", "attempt_timeout_s"),
+        key="anthropic_api_key",
+        factory=_anthropic,
+    ),
+)
+
+NAMES = frozenset(kind.name for kind in TABLE)
 
 
 def build_providers(settings: ProviderSettings, config: ProviderConfig) -> dict[str, Provider]:
     """Adapters for every provider that has a key: upstream hosts come only from configuration."""
-    attempt = settings.attempt_timeout_s
-    providers: dict[str, Provider] = {"echo": EchoProvider(settings.echo_context_tokens)}
-    if settings.openai_api_key:
-        providers["openai"] = OpenAIProvider(
-            api_key=settings.openai_api_key,
-            base_url=settings.openai_base_url,
-            attempt_timeout_s=attempt,
-            legacy_max_tokens=settings.openai_base_url is not None,
-        )
-    if settings.anthropic_api_key:
-        providers["anthropic"] = AnthropicProvider(
-            api_key=settings.anthropic_api_key,
-            base_url=settings.anthropic_base_url,
-            attempt_timeout_s=attempt,
-            default_max_tokens=settings.anthropic_max_tokens,
-        )
+    providers: dict[str, Provider] = {}
+    for kind in TABLE:
+        if kind.key is None or getattr(settings, kind.key):
+            providers[kind.name] = kind.factory(
+                **{field: getattr(settings, field) for field in kind.settings}
+            )
     for name, endpoint in config.endpoints.items():
+        # An endpoint without `api_key_env` is a keyless server; the header still needs a value.
         key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else "none"
         if not key:
             continue  # named but without its key: 503 PROVIDER_NOT_CONFIGURED
-        providers[name] = OpenAIProvider(
+        providers[name] = OpenAICompatibleProvider(
             name=name,
-            api_key=key,
             base_url=endpoint.base_url,
-            attempt_timeout_s=attempt,
-            legacy_max_tokens=endpoint.legacy_max_tokens,
+            api_key=key,
+            attempt_timeout_s=settings.attempt_timeout_s,
             default_context_tokens=endpoint.context_tokens or DEFAULT_CONTEXT_TOKENS,
-            direct=True,
+            legacy_max_tokens=endpoint.legacy_max_tokens,
         )
     return providers

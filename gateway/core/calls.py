@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 import msgspec
 import structlog
 
 from gateway import errors
 from providers import errors as perr
-from providers.base import Completion, ModelRequest, TextDelta
+from providers.base import Completion, EmbeddingRequest, Embeddings, ModelRequest, Provider, TextDelta
 from providers.errors import ProviderError, UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
 from providers.registry import Registry, Route
 
@@ -39,6 +39,8 @@ def _rate_limited(exc: ProviderError) -> errors.GatewayError:
 _ERRORS: tuple[tuple[type[ProviderError], Callable[[ProviderError], errors.GatewayError]], ...] = (
     (perr.UnknownModel, lambda e: errors.ModelNotFound(str(e))),
     (perr.NotConfigured, lambda e: errors.ProviderNotConfigured(str(e))),
+    # An embedding model on a provider without embeddings: the operator's setting, not the caller's.
+    (perr.EmbeddingsUnsupported, lambda e: errors.ProviderNotConfigured(str(e))),
     (UpstreamRateLimited, _rate_limited),
     (UpstreamTimeout, lambda e: errors.ProviderTimeout(str(e))),
     (ProviderError, lambda e: errors.ProviderFailed(str(e))),
@@ -80,7 +82,7 @@ def _retryable(exc: BaseException) -> bool:
 
 class _Attempts:
     """The attempts of one call, in order: each provider of the chain `policy.attempts` times, all
-    inside one deadline. Both `complete` and `stream` walk it the same way."""
+    inside one deadline. `complete`, `embed` and `stream` walk it the same way."""
 
     def __init__(self, routes: Sequence[Route], policy: CallPolicy) -> None:
         self._routes = routes
@@ -89,7 +91,7 @@ class _Attempts:
         self.deadline = self._loop.time() + policy.total_timeout_s
         self._last: BaseException | None = None
 
-    async def plan(self, request: ModelRequest) -> AsyncIterator[tuple[Route, ModelRequest]]:
+    async def plan[R: (ModelRequest, EmbeddingRequest)](self, request: R) -> AsyncIterator[tuple[Route, R]]:
         """Yields each attempt's route and request; waits between attempts on one provider."""
         steps = [(route, n) for route in self._routes for n in range(self._policy.attempts)]
         for i, (route, n) in enumerate(steps):
@@ -114,15 +116,26 @@ class _Attempts:
         return UpstreamTimeout(self._routes[-1].provider.name if self._routes else "provider")
 
 
-async def _complete(routes: Sequence[Route], request: ModelRequest, policy: CallPolicy) -> Completion:
+async def _once[R: (ModelRequest, EmbeddingRequest), T](
+    routes: Sequence[Route], request: R, policy: CallPolicy, call: Callable[[Provider, R], Awaitable[T]]
+) -> T:
+    """One answer (`call` of an attempt's provider), over the attempts of the chain."""
     attempts = _Attempts(routes, policy)
     async for route, req in attempts.plan(request):
         try:
             async with asyncio.timeout_at(attempts.deadline):
-                return await route.provider.complete(req)
+                return await call(route.provider, req)
         except (ProviderError, TimeoutError) as exc:
             attempts.failed(route, exc)
     raise attempts.exhausted()
+
+
+def _complete(provider: Provider, request: ModelRequest) -> Awaitable[Completion]:
+    return provider.complete(request)
+
+
+def _embed(provider: Provider, request: EmbeddingRequest) -> Awaitable[Embeddings]:
+    return provider.embed(request)
 
 
 async def _stream(
@@ -160,7 +173,12 @@ class Caller:
 
     async def complete(self, routes: Sequence[Route], request: ModelRequest) -> Completion:
         with provider_errors():
-            return await _complete(routes, request, self._policy)
+            return await _once(routes, request, self._policy, _complete)
+
+    async def embed(self, routes: Sequence[Route], request: EmbeddingRequest) -> Embeddings:
+        """One vector per text, in order, by the embedding model's route and fallbacks."""
+        with provider_errors():
+            return await _once(routes, request, self._policy, _embed)
 
     async def stream(
         self, routes: Sequence[Route], request: ModelRequest

@@ -1,14 +1,13 @@
-"""Fake model providers over real HTTP on loopback: OpenAI Chat Completions and Anthropic Messages.
+"""Fake model providers over real HTTP on loopback: OpenAI Chat Completions and Embeddings, Anthropic
+Messages.
 
-`FakeUpstream` is a plain ASGI app (no framework): it answers `POST .../chat/completions` in
-OpenAI's dialect and `POST .../messages` in Anthropic's, as JSON or, when the request asks for a
-stream, as server-sent events. It records every request and follows a script, a queue of
-behaviours consumed one per request (`Reply`, `Fail`, `Broken`); when the script is empty it
-answers with `default`, so it also serves as a provider with configurable latency for benchmarks:
-`FakeUpstream(Reply(delay_s=0.05, chunk_delay_s=0.01), record=False)`.
-
-`serve(app)` runs any ASGI app under uvicorn in a thread of its own, on a free port of 127.0.0.1,
-so that it answers whichever event loop the gateway under test runs on.
+`FakeUpstream` is a plain ASGI app (no framework): it answers `POST .../chat/completions` and
+`POST .../embeddings` in OpenAI's dialect and `POST .../messages` in Anthropic's, as JSON or, when
+the request asks for a stream, as server-sent events. It records every request and follows a
+script, a queue of behaviours consumed one per request (`tests.fakes.behaviours`: `Reply`, `Fail`,
+`Broken`); when the script is empty it answers with `default`, so it also serves as a provider with
+configurable latency for benchmarks: `FakeUpstream(Reply(delay_s=0.05, chunk_delay_s=0.01),
+record=False)`. `tests.fakes.server.serve` runs it on a loopback port:
 
     fake = FakeUpstream()
     with serve(fake) as base_url:          # "http://127.0.0.1:PORT"
@@ -23,76 +22,37 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-import uvicorn
+from tests.fakes.behaviours import Behaviour, Broken, Fail, Reply, fake_vector, slow
+from tests.fakes.server import ServerThread, eventually, serve
+
+# The behaviours and the server lived here once; importing them from here keeps working.
+__all__ = [
+    "Behaviour",
+    "Broken",
+    "Call",
+    "Dialect",
+    "Fail",
+    "FakeUpstream",
+    "Reply",
+    "ServerThread",
+    "eventually",
+    "fake_vector",
+    "serve",
+    "slow",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Dialect = Literal["openai", "anthropic"]
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A normal answer: the chunks joined (JSON) or one SSE text event per chunk (stream).
-
-    `delay_s` waits before the response starts (a slow upstream); `stall_after` stops a stream
-    after that many text chunks for `stall_s` seconds (a client may leave meanwhile). Both waits end
-    early when the client closes the connection.
-    """
-
-    chunks: tuple[str, ...] = ("Hello", " from", " the fake")
-    input_tokens: int = 11
-    output_tokens: int = 7
-    delay_s: float = 0.0
-    chunk_delay_s: float = 0.0
-    stall_after: int | None = None
-    stall_s: float = 0.0
-
-    @property
-    def text(self) -> str:
-        return "".join(self.chunks)
-
-
-@dataclass(frozen=True)
-class Fail:
-    """An HTTP error. `body` defaults to the dialect's error envelope with `message`."""
-
-    status: int
-    message: str = "The fake upstream refuses."
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Broken:
-    """A stream (or a JSON answer) whose connection drops after `after` text chunks."""
-
-    after: int = 1
-    chunks: tuple[str, ...] = ("Hello", " from", " the fake")
-
-
-Behaviour = Reply | Fail | Broken
-
-
-def slow(seconds: float, then: Reply | None = None) -> Reply:
-    """An upstream that takes `seconds` before it starts answering."""
-    base = then or Reply()
-    return Reply(
-        chunks=base.chunks,
-        input_tokens=base.input_tokens,
-        output_tokens=base.output_tokens,
-        delay_s=seconds,
-        chunk_delay_s=base.chunk_delay_s,
-    )
 
 
 @dataclass
@@ -171,7 +131,7 @@ class FakeUpstream:
         path: str = scope["path"]
         dialect: Dialect | None = (
             "openai"
-            if path.endswith("/chat/completions")
+            if path.endswith(("/chat/completions", "/embeddings"))
             else "anthropic"
             if path.endswith("/messages")
             else None
@@ -271,6 +231,8 @@ class _Answer:
         )
 
     def _json(self, reply: Reply) -> dict[str, Any]:
+        if self.call.path.endswith("/embeddings"):
+            return self._embeddings(reply)
         if self.call.dialect == "openai":
             return {
                 "id": "chatcmpl-fake",
@@ -299,6 +261,19 @@ class _Answer:
             "stop_reason": "end_turn",
             "stop_sequence": None,
             "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+        }
+
+    def _embeddings(self, reply: Reply) -> dict[str, Any]:
+        texts = self.call.body.get("input", [])
+        texts = [texts] if isinstance(texts, str) else texts
+        vectors = reply.vectors or tuple(fake_vector(i, str(t)) for i, t in enumerate(texts))
+        return {
+            "object": "list",
+            "data": [
+                {"object": "embedding", "index": i, "embedding": list(v)} for i, v in enumerate(vectors)
+            ],
+            "model": self.model,
+            "usage": {"prompt_tokens": reply.input_tokens, "total_tokens": reply.input_tokens},
         }
 
     # -- SSE -------------------------------------------------------------------------------------
@@ -414,68 +389,3 @@ class _QuietDrops(logging.Filter):
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
-
-
-class ServerThread:
-    """uvicorn serving one ASGI app on 127.0.0.1 in a daemon thread with its own event loop."""
-
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, lifespan: str = "off") -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            lifespan=lifespan,  # type: ignore[arg-type]
-            loop="asyncio",
-            http="h11",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"fake-upstream-{self.port}", daemon=True)
-        self._failure: BaseException | None = None
-        self._lifespan = lifespan != "off"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
-        except BaseException as exc:  # noqa: BLE001 - reported by start() / stop()
-            self._failure = exc
-
-    def start(self, timeout_s: float = 10.0) -> str:
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if self._failure is not None or not self._thread.is_alive():
-                raise RuntimeError(f"fake server failed to start: {self._failure!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("fake server did not start")
-            time.sleep(0.005)
-        return self.url
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        # Without a lifespan nothing needs a clean shutdown: streams left stalling must not hold the
-        # test run. With one, uvicorn would skip the app's shutdown (stores left open), so it gets
-        # the graceful shutdown, bounded by `timeout_graceful_shutdown`.
-        self._server.force_exit = not self._lifespan
-        self._thread.join(10)
-        self._sock.close()
-
-
-@contextlib.contextmanager
-def serve(app: Any, *, lifespan: str = "off") -> Iterator[str]:
-    """Serve `app` on a free loopback port for the block; yields its base URL.
-
-    `lifespan="on"` runs the app's startup and shutdown (a whole gateway, for instance)."""
-    server = ServerThread(app, lifespan=lifespan)
-    try:
-        yield server.start()
-    finally:
-        server.stop()

@@ -8,7 +8,6 @@ addresses that a caller must not be able to choose.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +22,9 @@ import pytest_asyncio
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import KEY_A, Api, err, make_settings, ok, running, sse_events, uid, user
-from tests.fakes.upstream import Behaviour, Broken, Call, Dialect, Fail, FakeUpstream, Reply, serve, slow
+from tests.fakes.behaviours import Behaviour, Broken, Fail, Reply, slow
+from tests.fakes.server import eventually, serve
+from tests.fakes.upstream import Call, Dialect, FakeUpstream
 
 OPENAI_KEY = "sk-test-openai-7f3a9c1e5b2d4f60"
 ANTHROPIC_KEY = "sk-test-anthropic-2c8e4a6b0d1f3e57"
@@ -222,15 +223,6 @@ async def thread_snapshot(api: Api, thread_id: str) -> tuple[int, dict[str, int]
     t = ok(await api.thread(thread_id))
     messages = [(m["role"], " | ".join(x["text"] for x in m["texts"])) for m in await api.messages(thread_id)]
     return t["message_count"], t["usage"], messages
-
-
-async def eventually(predicate: Any, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(predicate())
 
 
 def openai_text(content: list[str]) -> Any:
