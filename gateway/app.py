@@ -28,6 +28,7 @@ from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.store.cache import MemoryCache, NullCache, ResponseCache
 from gateway.store.cached import CachedStore
+from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.store import MongoStore
 from gateway.store.protocols import Backend
 from gateway.store.redis_cache import RedisCache
@@ -41,12 +42,14 @@ from providers.table import build_providers
 def default_store(settings: Settings, limits: Limits) -> Backend:
     if settings.mongodb_uri:
         return MongoStore(
-            settings.mongodb_uri,
-            limits,
-            database=settings.mongodb_database,
-            timeout_s=settings.mongodb_timeout_s,
-            pool_size=settings.mongodb_pool_size,
-            transactions=settings.mongodb_transactions,
+            MongoDatabase(
+                settings.mongodb_uri,
+                limits,
+                database=settings.mongodb_database,
+                timeout_s=settings.mongodb_timeout_s,
+                pool_size=settings.mongodb_pool_size,
+                transactions=settings.mongodb_transactions,
+            )
         )
     return SqliteStore(
         os.path.join(settings.data_dir, "gateway.sqlite3"),

@@ -28,7 +28,7 @@ from gateway.core.records import (
 from gateway.core.requests import ChainTarget, TurnRequest
 from gateway.core.rules import Limits, apply_turn, check_accepts_turn, check_message_limit, new_thread, now_us
 from gateway.ids import new_id
-from gateway.store.protocols import Backend, TurnView
+from gateway.store.protocols import Backend, TurnView, TurnWrite
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.registry import Route
 
@@ -270,12 +270,14 @@ class TurnService:
             )
 
         await self._threads.append_turn(
-            p.org,
-            p.thread_id,
-            create=p.create,
-            messages=messages,
-            response=response,
-            update=update,
-            at_us=at,
+            TurnWrite(
+                org=p.org,
+                thread_id=p.thread_id,
+                create=p.create,
+                messages=messages,
+                response=response,
+                update=update,
+                at_us=at,
+            )
         )
         return response

@@ -7,11 +7,9 @@ thread, the purge). A cache that loses entries changes nothing but speed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from gateway.core.records import MessageRecord, ResponseRecord, ThreadRecord
+from gateway.core.records import ResponseRecord, ThreadRecord
 from gateway.store.cache import ResponseCache
-from gateway.store.protocols import Backend, PurgeReport, ResponseStore, ThreadStore, ThreadUpdate
+from gateway.store.protocols import Backend, PurgeReport, ResponseStore, ThreadStore, TurnWrite
 
 
 class CachedThreads:
@@ -40,22 +38,10 @@ class CachedThreads:
             await self._cache.forget(org, removed)
         return removed
 
-    async def append_turn(
-        self,
-        org: str,
-        thread_id: str,
-        *,
-        create: ThreadRecord | None,
-        messages: Sequence[MessageRecord],
-        response: ResponseRecord,
-        update: ThreadUpdate,
-        at_us: int,
-    ) -> ThreadRecord:
-        thread = await self._threads.append_turn(
-            org, thread_id, create=create, messages=messages, response=response, update=update, at_us=at_us
-        )
+    async def append_turn(self, turn: TurnWrite) -> ThreadRecord:
+        thread = await self._threads.append_turn(turn)
         # The cache holds the whole context, so a later look-up reads no thread messages.
-        await self._cache.put(response)
+        await self._cache.put(turn.response)
         return thread
 
 

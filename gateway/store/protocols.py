@@ -39,6 +39,24 @@ class TurnView(msgspec.Struct, frozen=True, kw_only=True):
     recent: list[HistoryMessage] = msgspec.field(default_factory=list)  # non-system, newest first
 
 
+class TurnWrite(msgspec.Struct, frozen=True, kw_only=True):
+    """One turn to append: its messages (the inputs, then the output) and its response.
+
+    `response` is stored by reference (`by_reference`): the store adds the inputs' sequence range to
+    its `context_ref` (see `with_turn_inputs`). The thread is created from `create` when absent
+    (unless tombstoned); `update` checks the rules and returns the thread after the turn; a raise
+    from it saves nothing.
+    """
+
+    org: str
+    thread_id: str
+    create: ThreadRecord | None
+    messages: Sequence[MessageRecord]
+    response: ResponseRecord
+    update: ThreadUpdate
+    at_us: int
+
+
 class CursorNotFound(Exception):
     """The `after` cursor names no item of the list."""
 
@@ -87,25 +105,8 @@ class ThreadStore(Protocol):
     async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[HistoryMessage]:
         """System messages, newest first."""
 
-    async def append_turn(
-        self,
-        org: str,
-        thread_id: str,
-        *,
-        create: ThreadRecord | None,
-        messages: Sequence[MessageRecord],
-        response: ResponseRecord,
-        update: ThreadUpdate,
-        at_us: int,
-    ) -> ThreadRecord:
-        """Append a turn atomically: messages in order, with no other turn between them.
-
-        `messages` are the turn's inputs followed by its output. `response` is stored by reference
-        (`by_reference`): the store adds the inputs' sequence range to its `context_ref` (see
-        `with_turn_inputs`). The thread is created from `create` when absent (unless tombstoned);
-        `update` checks the rules and returns the thread after the turn; a raise from it saves
-        nothing.
-        """
+    async def append_turn(self, turn: TurnWrite) -> ThreadRecord:
+        """Append a turn atomically: messages in order, with no other turn between them."""
 
 
 class ResponseStore(Protocol):

@@ -18,8 +18,9 @@ from gateway.core.records import MessageRecord, ResponseRecord, ThreadPatch, Thr
 from gateway.core.rules import Limits, apply_patch, apply_turn, new_thread
 from gateway.errors import ThreadAlreadyExists, ThreadMessageLimit, ThreadNotFound
 from gateway.ids import new_id
+from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.store import MongoStore
-from gateway.store.protocols import Backend, CursorNotFound
+from gateway.store.protocols import Backend, CursorNotFound, TurnWrite
 from gateway.store.sqlite.store import SqliteStore
 from providers.base import ChatMessage
 from tests.services import mongo_uri
@@ -45,7 +46,7 @@ async def mongo_store() -> AsyncIterator[Backend]:
     # "auto": the versioned scheme alone on mongoeco's server (a standalone server), and inside
     # transactions on a real replica set given by GATEWAY_TEST_MONGODB_URI.
     async with mongo_uri() as uri:
-        s = MongoStore(uri, LIMITS, database=f"gw_{uuid.uuid4().hex[:8]}")
+        s = MongoStore(MongoDatabase(uri, LIMITS, database=f"gw_{uuid.uuid4().hex[:8]}"))
         await s.open()
         yield s
         await s.close()
@@ -97,20 +98,22 @@ async def turn(
         for role, text in texts
     ]
     return await store.threads.append_turn(
-        org,
-        tid,
-        create=create,
-        messages=msgs,
-        response=response(org, rid, thread_id=tid, at=at),
-        update=lambda t: apply_turn(
-            t,
-            adding=len(msgs),
-            usage=Usage(input_tokens=2, output_tokens=3),
-            next_state=None,
-            limits=limits,
+        TurnWrite(
+            org=org,
+            thread_id=tid,
+            create=create,
+            messages=msgs,
+            response=response(org, rid, thread_id=tid, at=at),
+            update=lambda t: apply_turn(
+                t,
+                adding=len(msgs),
+                usage=Usage(input_tokens=2, output_tokens=3),
+                next_state=None,
+                limits=limits,
+                at_us=at,
+            ),
             at_us=at,
-        ),
-        at_us=at,
+        )
     )
 
 
@@ -357,13 +360,15 @@ async def test_thread_response_is_stored_by_reference_and_read_back_whole(store:
     ref = response("o1", rid, thread_id=tid)
     ref = msgspec.structs.replace(ref, context=(), context_ref=((1, 1), (4, 5)))
     await store.threads.append_turn(
-        "o1",
-        tid,
-        create=None,
-        messages=msgs,
-        response=ref,
-        update=lambda t: apply_turn(t, adding=3, usage=Usage(), next_state=None, limits=LIMITS, at_us=T0),
-        at_us=T0,
+        TurnWrite(
+            org="o1",
+            thread_id=tid,
+            create=None,
+            messages=msgs,
+            response=ref,
+            update=lambda t: apply_turn(t, adding=3, usage=Usage(), next_state=None, limits=LIMITS, at_us=T0),
+            at_us=T0,
+        )
     )
     got = await store.responses.get_response("o1", rid, T0)
     assert got is not None and got.context_ref == ((1, 1), (4, 5), (6, 7))

@@ -15,7 +15,6 @@ turns) and `responses`; retention spans both.
 
 from __future__ import annotations
 
-from gateway.core.rules import Limits
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import dt, unavailable
 from gateway.store.mongo.responses import MongoResponses
@@ -28,26 +27,10 @@ _PURGE_BATCH = 500
 class MongoStore:
     name = "mongodb"
 
-    def __init__(
-        self,
-        uri: str,
-        limits: Limits,
-        *,
-        database: str = "gateway",
-        timeout_s: float = 5.0,
-        pool_size: int = 100,
-        transactions: str = "auto",
-    ) -> None:
-        self._db = MongoDatabase(
-            uri,
-            limits,
-            database=database,
-            timeout_s=timeout_s,
-            pool_size=pool_size,
-            transactions=transactions,
-        )
-        self._threads = MongoThreads(self._db)
-        self._responses = MongoResponses(self._db)
+    def __init__(self, db: MongoDatabase) -> None:
+        self._db = db
+        self._threads = MongoThreads(db)
+        self._responses = MongoResponses(db)
 
     @property
     def threads(self) -> MongoThreads:

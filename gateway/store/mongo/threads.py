@@ -13,7 +13,6 @@ the lists skip) that the thread's count compensates when the insert fails in-pro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -22,7 +21,6 @@ from gateway.core.records import (
     HistoryMessage,
     MessageRecord,
     Page,
-    ResponseRecord,
     State,
     ThreadRecord,
     by_reference,
@@ -43,7 +41,7 @@ from gateway.store.mongo.docs import (
     text,
     unavailable,
 )
-from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView
+from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView, TurnWrite
 from providers.base import ChatMessage
 
 MAX_ATTEMPTS = 200
@@ -224,30 +222,19 @@ class MongoThreads:
         return await self._tail({"org": text(org), "thread_id": text(thread_id), "role": "system"}, limit)
 
     @unavailable
-    async def append_turn(
-        self,
-        org: str,
-        thread_id: str,
-        *,
-        create: ThreadRecord | None,
-        messages: Sequence[MessageRecord],
-        response: ResponseRecord,
-        update: ThreadUpdate,
-        at_us: int,
-    ) -> ThreadRecord:
-        n = len(messages)
+    async def append_turn(self, turn: TurnWrite) -> ThreadRecord:
         for attempt in range(MAX_ATTEMPTS):
 
             async def attempt_turn(s: Session) -> ThreadRecord | None:
-                reserved = await self._reserve(org, thread_id, create, update, n, at_us, s)
+                reserved = await self._reserve(turn, s)
                 if reserved is None:
                     return None
                 after, first = reserved
                 try:
-                    await self._insert_turn(org, thread_id, first, messages, after, response, s)
+                    await self._insert_turn(turn, first, after, s)
                 except PyMongoError:
                     if s is None:
-                        await self._compensate(org, thread_id, n, response)
+                        await self._compensate(turn)
                     raise
                 return after
 
@@ -257,23 +244,16 @@ class MongoThreads:
             await backoff(attempt)
         raise StoreUnavailable("The thread store is too busy; try again.")
 
-    async def _reserve(
-        self,
-        org: str,
-        thread_id: str,
-        create: ThreadRecord | None,
-        update: ThreadUpdate,
-        n: int,
-        at_us: int,
-        s: Session,
-    ) -> tuple[ThreadRecord, int] | None:
-        """Check the rules and reserve `n` sequence numbers; None when another writer came first."""
+    async def _reserve(self, turn: TurnWrite, s: Session) -> tuple[ThreadRecord, int] | None:
+        """Check the rules and reserve the turn's sequence numbers; None when another writer came
+        first."""
+        org, thread_id, n = turn.org, turn.thread_id, len(turn.messages)
         doc = await self._db.find(org, thread_id, s)
-        standing, found = standing_of(doc, at_us)
+        standing, found = standing_of(doc, turn.at_us)
         if standing is Standing.EXPIRED and doc is not None:
             await self._db.tombstone(doc, s)
-        base, creating = turn_base(standing, found, create, thread_id)
-        after = update(base)
+        base, creating = turn_base(standing, found, turn.create, thread_id)
+        after = turn.update(base)
         if not creating:
             assert doc is not None
             done = await self._db.threads.update_one(
@@ -294,22 +274,13 @@ class MongoThreads:
         )
         return (after, 1) if done.matched_count else None
 
-    async def _insert_turn(
-        self,
-        org: str,
-        thread_id: str,
-        first: int,
-        messages: Sequence[MessageRecord],
-        thread: ThreadRecord,
-        response: ResponseRecord,
-        s: Session,
-    ) -> None:
+    async def _insert_turn(self, turn: TurnWrite, first: int, thread: ThreadRecord, s: Session) -> None:
         gone = dt(thread.created_us + self._db.limits.max_age_us)
         await self._db.messages.insert_many(
             [
                 {
-                    "org": org,
-                    "thread_id": thread_id,
+                    "org": turn.org,
+                    "thread_id": turn.thread_id,
                     "seq": first + i,
                     "id": m.id,
                     "role": m.role,
@@ -318,16 +289,17 @@ class MongoThreads:
                     "created_us": m.created_us,
                     "gone_at": gone,
                 }
-                for i, m in enumerate(messages)
+                for i, m in enumerate(turn.messages)
             ],
             ordered=True,
             session=s,
         )
-        saved = with_turn_inputs(by_reference(response), first, len(messages) - 1)
+        saved = with_turn_inputs(by_reference(turn.response), first, len(turn.messages) - 1)
         await self._db.responses.insert_one(response_doc(saved), session=s)
 
-    async def _compensate(self, org: str, thread_id: str, n: int, response: ResponseRecord) -> None:
+    async def _compensate(self, turn: TurnWrite) -> None:
         """Without a transaction: undo a reservation whose inserts failed (best effort)."""
+        org, thread_id, response, n = turn.org, turn.thread_id, turn.response, len(turn.messages)
         try:
             await self._db.messages.delete_many(
                 {"org": org, "thread_id": thread_id, "response_id": response.id}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import operator
 import sqlite3
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -18,7 +17,6 @@ from gateway.core.records import (
     HistoryMessage,
     MessageRecord,
     Page,
-    ResponseRecord,
     State,
     ThreadRecord,
     by_reference,
@@ -28,7 +26,7 @@ from gateway.core.rules import Limits
 from gateway.errors import ThreadNotFound
 from gateway.store.codec import MESSAGE_FIELDS, encode_texts, message_of
 from gateway.store.lifecycle import Standing, check_create, is_gone, page, turn_base
-from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView
+from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView, TurnWrite
 from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.schema import (
     MSG_COLS,
@@ -221,23 +219,15 @@ class SqliteThreads:
     async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[HistoryMessage]:
         return await self._engine.read(lambda db: self._system(db, org, thread_id, limit))
 
-    async def append_turn(
-        self,
-        org: str,
-        thread_id: str,
-        *,
-        create: ThreadRecord | None,
-        messages: Sequence[MessageRecord],
-        response: ResponseRecord,
-        update: ThreadUpdate,
-        at_us: int,
-    ) -> ThreadRecord:
+    async def append_turn(self, turn: TurnWrite) -> ThreadRecord:
+        org, thread_id, messages = turn.org, turn.thread_id, turn.messages
+
         def op(db: sqlite3.Connection) -> ThreadRecord:
-            s, found = standing_of(db, org, thread_id, at_us)
+            s, found = standing_of(db, org, thread_id, turn.at_us)
             if s is Standing.EXPIRED and found is not None:
                 remove_thread(db, found, self._limits)  # kept: the refusal below does not undo it
-            thread, creating = turn_base(s, found, create, thread_id)
-            after = update(thread)  # the rules: raises before anything is written
+            thread, creating = turn_base(s, found, turn.create, thread_id)
+            after = turn.update(thread)  # the rules: raises before anything is written
             if creating:
                 insert_thread(db, after)
             else:
@@ -255,7 +245,7 @@ class SqliteThreads:
                     "VALUES " + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
                     [v for row in chunk for v in row],
                 )
-            insert_response(db, with_turn_inputs(by_reference(response), first, len(messages) - 1))
+            insert_response(db, with_turn_inputs(by_reference(turn.response), first, len(messages) - 1))
             return after
 
         return await self._engine.write(op, keep_on_refusal=True)
