@@ -19,11 +19,14 @@ from gateway.errors import (
     ThreadArchived,
     ThreadLocked,
     ThreadMessageLimit,
+    ValidationFailed,
 )
 from gateway.settings import Settings
 
-# \Z, not $: `$` would also accept a trailing newline.
-THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}\Z")
+# \Z, not $: `$` would also accept a trailing newline. At least one character that is not a dot: `.`
+# and `..` are path segments that standard clients resolve away, so such a thread is unreachable.
+THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]*[A-Za-z0-9_\-:][A-Za-z0-9_\-.:]*\Z")
+THREAD_ID_MAX = 128
 _US = 1_000_000
 
 # Allowed moves; staying in the same state is always a no-op (SPEC §4.3).
@@ -57,7 +60,7 @@ def now_us() -> int:
 
 
 def is_valid_thread_id(value: str) -> bool:
-    return THREAD_ID_RE.fullmatch(value) is not None
+    return len(value) <= THREAD_ID_MAX and THREAD_ID_RE.fullmatch(value) is not None
 
 
 def expires_us(thread: ThreadRecord, limits: Limits) -> int:
@@ -81,7 +84,37 @@ def metadata_size(metadata: dict[str, Any]) -> int:
     return len(msgspec.json.encode(metadata))
 
 
+# Deeper metadata is refused: clients with recursive JSON decoders (Python's stops near 1,000 levels)
+# could not read back a thread list holding it.
+MAX_METADATA_DEPTH = 32
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep objects and arrays nest in a JSON value (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        if depth + 1 > MAX_METADATA_DEPTH:
+            return depth + 1  # deep enough to refuse: no need to walk the rest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def check_metadata(metadata: dict[str, Any], limits: Limits) -> None:
+    depth = nesting_depth(metadata)
+    if depth > MAX_METADATA_DEPTH:
+        raise ValidationFailed(
+            f"Thread metadata nests {depth} levels deep or more; the limit is {MAX_METADATA_DEPTH}.",
+            details={"limit": MAX_METADATA_DEPTH},
+        )
     size = metadata_size(metadata)
     if size > limits.max_metadata_bytes:
         raise MetadataTooLarge(

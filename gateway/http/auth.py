@@ -12,7 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from gateway.errors import AuthenticationRequired, InvalidApiKey, OrganizationAccessDenied
+from gateway.errors import AuthenticationRequired, InvalidApiKey, OrganizationAccessDenied, ValidationFailed
 
 
 def _digest(key: str) -> bytes:
@@ -67,8 +67,16 @@ def authenticate(keyring: KeyRing) -> Guard:
         org = keyring.organization(key)
         if org is None:
             raise InvalidApiKey("The API key is not valid.")
-        check_organization(connection.query_params.get("organization_id"), org)
         connection.state.org = org
         structlog.contextvars.bind_contextvars(organization_id=org)
+        query = connection.query_params
+        repeated = sorted({k for k in query if len(query.getall(k)) > 1})
+        if repeated:
+            # A repeated parameter has no one meaning (which value would the checks see?): refused.
+            raise ValidationFailed(
+                f"The query parameter `{repeated[0]}` is given more than once.",
+                details={"parameters": repeated[:20]},
+            )
+        check_organization(query.get("organization_id"), org)
 
     return guard

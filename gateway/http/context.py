@@ -46,7 +46,10 @@ async def before_send(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     rid = request_id(scope)
-    message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+    headers = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+    if scope.get("method") == "OPTIONS" and message["status"] == 204:
+        headers = _with_allow(headers, scope)
+    message["headers"] = headers
     started = scope.get("state", {}).get("started")
     duration = round((time.perf_counter() - started) * 1000, 2) if started else None
     _log.info(
@@ -57,3 +60,15 @@ async def before_send(message: Message, scope: Scope) -> None:
         status=message["status"],
         duration_ms=duration,
     )
+
+
+def _with_allow(headers: list[tuple[bytes, bytes]], scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The framework's answer to `OPTIONS` names only some of the route's methods: the route's own
+    list replaces it (looked up each time: `OPTIONS` is rare and the routes are few)."""
+    app, template = scope.get("app"), scope.get("path_template")
+    routes = [r for r in getattr(app, "routes", ()) if hasattr(r, "methods")]
+    route = next((r for r in routes if template in (r.path, r.path_format)), None)
+    if route is None:
+        return headers
+    allow = ", ".join(sorted(route.methods)).encode()
+    return [(k, v) for k, v in headers if k.lower() != b"allow"] + [(b"allow", allow)]

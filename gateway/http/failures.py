@@ -34,7 +34,9 @@ def _as_gateway_error(exc: Exception) -> errors.GatewayError:
     if isinstance(exc, NotFoundException):
         return errors.NotFound("No such endpoint.")
     if isinstance(exc, MethodNotAllowedException):
-        return errors.MethodNotAllowed("This method is not allowed on this endpoint.")
+        # RFC 9110: a 405 says which methods the resource has.
+        allow = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+        return errors.MethodNotAllowed("This method is not allowed on this endpoint.", headers=allow)
     if isinstance(exc, HTTPException):
         if exc.status_code == 413:
             return errors.PayloadTooLarge("The request body is too large.")

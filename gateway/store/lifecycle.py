@@ -60,6 +60,16 @@ def turn_base(
     raise ThreadNotFound(thread_id)
 
 
+def in_thread_list(thread: ThreadRecord | None, *, visible: bool, state: str | None, at_us: int) -> bool:
+    """Whether `thread` is an item of the thread list with these filters (so a valid `after`)."""
+    return (
+        thread is not None
+        and not is_expired(thread, at_us)
+        and thread.visible == visible
+        and (state is None or thread.state == state)
+    )
+
+
 def page[T](rows: Sequence[T], limit: int) -> Page[T]:
     """A page from `limit + 1` rows read: the extra row only says that more follow."""
     return Page(items=list(rows[:limit]), has_more=len(rows) > limit)

@@ -10,9 +10,17 @@ import msgspec
 from msgspec import Meta, field
 
 from gateway.core.records import State
-from gateway.core.rules import THREAD_ID_RE
+from gateway.core.rules import THREAD_ID_MAX, THREAD_ID_RE
 
-ThreadId = Annotated[str, Meta(pattern=THREAD_ID_RE.pattern, description="1-128 of A-Z a-z 0-9 _ - . :")]
+ThreadId = Annotated[
+    str,
+    Meta(
+        pattern=THREAD_ID_RE.pattern,
+        min_length=1,
+        max_length=THREAD_ID_MAX,
+        description="1-128 of A-Z a-z 0-9 _ - . :, not only dots",
+    ),
+]
 ObjectId = Annotated[str, Meta(min_length=1, max_length=128)]
 Metadata = dict[str, Any]
 

@@ -28,7 +28,7 @@ from gateway.core.records import (
 )
 from gateway.errors import StoreUnavailable, ThreadNotFound
 from gateway.store.codec import message_of, thread_fields, thread_of
-from gateway.store.lifecycle import Standing, check_create, is_gone, page, turn_base
+from gateway.store.lifecycle import Standing, check_create, in_thread_list, is_gone, page, turn_base
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import (
     Doc,
@@ -120,10 +120,10 @@ class MongoThreads:
         if state is not None:
             query["state"] = text(state)
         if after is not None:
-            cursor = await self._db.find(org, after)
-            if cursor is None or cursor.get("tomb"):
+            _, cursor = standing_of(await self._db.find(org, after), at_us)
+            if cursor is None or not in_thread_list(cursor, visible=visible, state=state, at_us=at_us):
                 raise CursorNotFound(after)
-            activity = cursor["activity_us"]
+            activity = cursor.activity_us
             query["$or"] = [
                 {"activity_us": {"$lt": activity}},
                 {"activity_us": activity, "id": {"$lt": text(after)}},

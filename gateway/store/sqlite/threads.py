@@ -25,7 +25,7 @@ from gateway.core.records import (
 from gateway.core.rules import Limits
 from gateway.errors import ThreadNotFound
 from gateway.store.codec import MESSAGE_FIELDS, encode_texts, message_of
-from gateway.store.lifecycle import Standing, check_create, is_gone, page, turn_base
+from gateway.store.lifecycle import Standing, check_create, in_thread_list, is_gone, page, turn_base
 from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView, TurnWrite
 from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.schema import (
@@ -33,6 +33,7 @@ from gateway.store.sqlite.schema import (
     THREAD_COLS,
     insert_response,
     insert_thread,
+    load_thread,
     remove_thread,
     row_thread,
     save_thread,
@@ -108,13 +109,11 @@ class SqliteThreads:
                 where.append("state = ?")
                 args.append(state)
             if after is not None:
-                cursor = db.execute(
-                    "SELECT activity_us FROM threads WHERE org = ? AND id = ?", (org, after)
-                ).fetchone()
-                if cursor is None:
+                cursor = load_thread(db, org, after)
+                if cursor is None or not in_thread_list(cursor, visible=visible, state=state, at_us=at_us):
                     raise CursorNotFound(after)
                 where.append("(activity_us, id) < (?, ?)")
-                args += [cursor[0], after]
+                args += [cursor.activity_us, after]
             rows = db.execute(
                 f"SELECT {THREAD_COLS} FROM threads WHERE {' AND '.join(where)} "
                 "ORDER BY activity_us DESC, id DESC LIMIT ?",
