@@ -3,6 +3,12 @@
 The cache only ever holds copies of responses the store has: a response is cached after the store
 saved it, read from the cache before the store, and forgotten when the store deletes it (a deleted
 thread, the purge). A cache that loses entries changes nothing but speed.
+
+A deletion that cannot reach a shared cache (Redis partitioned from one worker) must not let another
+worker, or the same one after a restart, serve the deleted response: a hit on a response of a
+thread is served only while the store still has that thread, in the same generation (created no
+later than the response). The check is one point read of the thread; the context itself still
+comes from the cache. Invalidation is therefore never lost, however the forget fails.
 """
 
 from __future__ import annotations
@@ -48,17 +54,28 @@ class CachedThreads:
 class CachedResponses:
     """A `ResponseStore` read through the cache."""
 
-    def __init__(self, responses: ResponseStore, cache: ResponseCache) -> None:
+    def __init__(self, responses: ResponseStore, threads: ThreadStore, cache: ResponseCache) -> None:
         self._responses = responses
+        self._threads = threads
         self._cache = cache
 
     async def save_response(self, response: ResponseRecord) -> None:
         await self._responses.save_response(response)
         await self._cache.put(response)
 
+    async def _thread_stands(self, response: ResponseRecord, at_us: int) -> bool:
+        """Whether the thread a cached response was made on still holds it."""
+        if response.thread_id is None:
+            return True  # not a thread's: it leaves only by its own expiry, which the cache keeps
+        thread = await self._threads.get_thread(response.org, response.thread_id, at_us)
+        return thread is not None and thread.created_us <= response.created_us
+
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
         """One round trip when cached, else one to the store (and the answer is cached)."""
         found = await self._cache.get(org, response_id)
+        if found is not None and self._cache.shared and not await self._thread_stands(found, at_us):
+            await self._cache.forget(org, [response_id])
+            found = None  # the store decides (its own copy went with the thread)
         if found is None:
             found = await self._responses.get_response(org, response_id, at_us)
             if found is not None:
@@ -76,7 +93,7 @@ class CachedStore:
         self._cache = cache
         self.name = backend.name
         self._threads = CachedThreads(backend.threads, cache)
-        self._responses = CachedResponses(backend.responses, cache)
+        self._responses = CachedResponses(backend.responses, backend.threads, cache)
 
     @property
     def threads(self) -> CachedThreads:
