@@ -28,6 +28,7 @@ from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.store.cache import MemoryCache, NullCache, ResponseCache
 from gateway.store.cached import CachedStore
+from gateway.store.locks import TurnLocks
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.store import MongoStore
 from gateway.store.protocols import Backend
@@ -103,7 +104,15 @@ def create_app(
     services = Services(
         store=the_store,
         limits=limits,
-        turns=TurnService(the_store, caller, limits, clock=clock),
+        turns=TurnService(
+            the_store,
+            caller,
+            limits,
+            # No turn holds its thread longer than a provider call and its save may take.
+            locks=TurnLocks(the_store.turn_locks, max_hold_s=settings.provider_timeout_s + 60),
+            turn_wait_s=settings.turn_wait_s,
+            clock=clock,
+        ),
         threads=ThreadService(the_store.threads, limits, clock),
         clock=clock,
     )

@@ -77,6 +77,18 @@ class ThreadArchived(Conflict):
     code = "THREAD_ARCHIVED"
 
 
+class ThreadBusy(Conflict):
+    """Another turn on the thread held it for longer than this turn may wait."""
+
+    code = "THREAD_BUSY"
+
+    def __init__(self, thread_id: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(
+            f"Thread '{thread_id}' is busy with another turn; try again shortly.",
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+
 class InvalidStateTransition(Conflict):
     code = "INVALID_STATE_TRANSITION"
 

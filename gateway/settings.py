@@ -29,6 +29,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     response_ttl_s: float = 86_400.0
     echo_context_tokens: int = 32_768
     provider_timeout_s: float = 120.0
+    # How long a turn waits for the turn before it on the same thread (then 409 THREAD_BUSY).
+    turn_wait_s: float = 30.0
     purge_interval_s: float = 60.0
     sqlite_busy_timeout_s: float = 10.0
     response_cache_size: int = 10_000
@@ -90,6 +92,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_RESPONSE_TTL_S": ("response_ttl_s", float),
     "GATEWAY_ECHO_CONTEXT_TOKENS": ("echo_context_tokens", int),
     "GATEWAY_PROVIDER_TIMEOUT_S": ("provider_timeout_s", float),
+    "GATEWAY_TURN_WAIT_S": ("turn_wait_s", float),
     "GATEWAY_PURGE_INTERVAL_S": ("purge_interval_s", float),
     "GATEWAY_SQLITE_BUSY_TIMEOUT_S": ("sqlite_busy_timeout_s", float),
     "GATEWAY_RESPONSE_CACHE_SIZE": ("response_cache_size", int),
@@ -177,6 +180,8 @@ def _check(s: Settings) -> None:
             raise SettingsError(f"{name} must be positive")
     if s.mongodb_transactions not in ("auto", "on", "off"):
         raise SettingsError("GATEWAY_MONGODB_TRANSACTIONS must be auto, on or off")
+    if s.turn_wait_s < 0:
+        raise SettingsError("GATEWAY_TURN_WAIT_S must not be negative")
     if s.redis_retries < 0:
         raise SettingsError("redis_retries must not be negative")
     if not 0 < s.port < 65536:

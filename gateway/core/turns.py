@@ -7,7 +7,7 @@ even for a streaming request); `complete` and `stream` call the model and save t
 from __future__ import annotations
 
 import operator
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 import msgspec
 import structlog
@@ -25,10 +25,11 @@ from gateway.core.records import (
     Usage,
     seq_ranges,
 )
-from gateway.core.requests import ChainTarget, TurnRequest
+from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
 from gateway.core.rules import Limits, apply_turn, check_accepts_turn, check_message_limit, new_thread, now_us
 from gateway.ids import new_id
-from gateway.store.protocols import Backend, TurnView, TurnWrite
+from gateway.store.locks import TurnLocks
+from gateway.store.protocols import Backend, TurnLease, TurnView, TurnWrite
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.registry import Route
 
@@ -57,6 +58,8 @@ class Prepared(msgspec.Struct, frozen=True, kw_only=True):
     previous_response_id: str | None
     response_id: str
     created_us: int
+    # The thread's lease, held until the turn is saved or given up (a thread turn only).
+    lease: TurnLease | None = None
 
 
 class Created(msgspec.Struct, frozen=True):
@@ -86,12 +89,21 @@ class TurnService:
     """One turn of SPEC §3 over any door: `prepare`, then `complete` or `stream`."""
 
     def __init__(
-        self, store: Backend, caller: Caller, limits: Limits, *, clock: Callable[[], int] = now_us
+        self,
+        store: Backend,
+        caller: Caller,
+        limits: Limits,
+        *,
+        locks: TurnLocks,
+        turn_wait_s: float,
+        clock: Callable[[], int] = now_us,
     ) -> None:
         self._threads = store.threads
         self._responses = store.responses
         self._caller = caller
         self._limits = limits
+        self._locks = locks
+        self._turn_wait_s = turn_wait_s
         self._clock = clock
         # Tokens per message of recently seen threads: sizes the first history read of their next
         # turn. Only an estimate: a wrong one costs one more read, never a wrong context.
@@ -109,40 +121,32 @@ class TurnService:
         # The context must fit every model a fallback may hand it to.
         window = min(r.provider.context_window(r.model) for r in routes) - (req.max_output_tokens or 0)
         budget = Budget(max(window, 0), instructions + inputs, provider.count_tokens)
-        at = self._clock()
         create: ThreadRecord | None = None
         history_seqs: list[int] = []
         thread_id: str | None = None
+        lease: TurnLease | None = None
+        history: list[ChatMessage]
         target = req.target
         if isinstance(target, ChainTarget):
+            at = self._clock()
             prev = await self.get_response(org, target.response_id)
             output = ChatMessage("assistant", (prev.output_text,))
             history = await fit_in_memory(budget, (*prev.context, output))
         else:
             thread_id = target.id or new_id("thread")
-            # The first read is sized by what this thread's messages cost at its last turn here.
-            first = batch_for(budget.remaining, self._sizes.get((org, thread_id)))
-            view = await self._threads.turn_view(
-                org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=first
-            )
-            thread = view.thread
-            if thread is None:
-                if view.tombstoned:
-                    raise errors.ThreadNotFound(thread_id)
-                create = new_thread(
-                    org,
-                    thread_id,
-                    metadata=target.metadata,
-                    visible=target.visible,
-                    limits=self._limits,
-                    at_us=at,
+            # Linearizable: the lease is taken before the history is read, so this turn sees every
+            # turn saved before it and the next one sees this one.
+            lease = await self._locks.acquire(org, thread_id, wait_s=self._turn_wait_s)
+            if lease is None:
+                raise errors.ThreadBusy(thread_id)
+            at = self._clock()
+            try:
+                create, history, history_seqs = await self._thread_context(
+                    org, thread_id, target, budget, len(inputs), at
                 )
-                check_message_limit(0, len(inputs) + 1, self._limits, thread_id)
-                history = []
-            else:
-                check_accepts_turn(thread)
-                check_message_limit(thread.message_count, len(inputs) + 1, self._limits, thread_id)
-                history, history_seqs = await self._thread_history(org, thread_id, budget, view, first)
+            except BaseException:
+                await self._locks.release(lease)
+                raise
 
         context = (*history, *inputs)
         request = ModelRequest(
@@ -166,7 +170,41 @@ class TurnService:
             previous_response_id=target.response_id if isinstance(target, ChainTarget) else None,
             response_id=new_id("resp"),
             created_us=at,
+            lease=lease,
         )
+
+    async def _thread_context(
+        self, org: str, thread_id: str, target: ThreadTarget, budget: Budget, inputs: int, at: int
+    ) -> tuple[ThreadRecord | None, list[ChatMessage], list[int]]:
+        """A thread turn's checks and history: the thread to create (if new), the history that
+        fits and its messages' sequence numbers."""
+        # The first read is sized by what this thread's messages cost at its last turn here.
+        first = batch_for(budget.remaining, self._sizes.get((org, thread_id)))
+        view = await self._threads.turn_view(
+            org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=first
+        )
+        thread = view.thread
+        if thread is None:
+            if view.tombstoned:
+                raise errors.ThreadNotFound(thread_id)
+            create = new_thread(
+                org,
+                thread_id,
+                metadata=target.metadata,
+                visible=target.visible,
+                limits=self._limits,
+                at_us=at,
+            )
+            check_message_limit(0, inputs + 1, self._limits, thread_id)
+            return create, [], []
+        check_accepts_turn(thread)
+        check_message_limit(thread.message_count, inputs + 1, self._limits, thread_id)
+        history, seqs = await self._thread_history(org, thread_id, budget, view, first)
+        return None, history, seqs
+
+    async def abandon(self, p: Prepared) -> None:
+        """Give up a prepared turn that will not be run (its thread's lease goes to the next turn)."""
+        await self._locks.release(p.lease)
 
     async def _thread_history(
         self, org: str, thread_id: str, budget: Budget, view: TurnView, first: int
@@ -196,34 +234,43 @@ class TurnService:
     # -- the model, then the save ---------------------------------------------------------------
 
     async def complete(self, p: Prepared) -> ResponseRecord:
-        completion = await self._caller.complete(p.routes, p.request)
-        return await self._save(p, completion)
-
-    async def stream(self, p: Prepared) -> AsyncIterator[StreamEvent]:
-        """Events of SPEC §3.3. Nothing is saved unless the stream reaches its end."""
-        yield Created(p)
         try:
-            completion: Completion | None = None
-            async for item in self._caller.stream(p.routes, p.request):
-                if isinstance(item, TextDelta):
-                    if item.text:
-                        yield Delta(item.text)
-                else:
-                    completion = item
-            if completion is None:
-                raise errors.ProviderFailed("The provider's stream ended without a result.")
-            yield Done(completion.text)
-            response = await self._save(p, completion)
-        except errors.GatewayError as exc:
-            yield Failed(exc)
-            return
-        except Exception:  # noqa: BLE001 - see below
-            # The answer has started (200 and `response.created` are sent): an unexpected failure
-            # can only end the stream with `response.failed`. Nothing was saved.
-            _log.exception("stream_failed")
-            yield Failed(errors.InternalError("The gateway failed to process the request."))
-            return
-        yield Completed(response)
+            completion = await self._caller.complete(p.routes, p.request)
+            return await self._save(p, completion)
+        finally:
+            await self._locks.release(p.lease)
+
+    async def stream(self, p: Prepared) -> AsyncGenerator[StreamEvent]:
+        """Events of SPEC §3.3. Nothing is saved unless the stream reaches its end."""
+        try:
+            yield Created(p)
+            try:
+                completion: Completion | None = None
+                async for item in self._caller.stream(p.routes, p.request):
+                    if isinstance(item, TextDelta):
+                        if item.text:
+                            yield Delta(item.text)
+                    else:
+                        completion = item
+                if completion is None:
+                    raise errors.ProviderFailed("The provider's stream ended without a result.")
+                yield Done(completion.text)
+                response = await self._save(p, completion)
+            except errors.GatewayError as exc:
+                yield Failed(exc)
+                return
+            except Exception:  # noqa: BLE001 - see below
+                # The answer has started (200 and `response.created` are sent): an unexpected
+                # failure can only end the stream with `response.failed`. Nothing was saved.
+                _log.exception("stream_failed")
+                yield Failed(errors.InternalError("The gateway failed to process the request."))
+                return
+            # Saved: the next turn may go ahead before this client reads the last event.
+            await self._locks.release(p.lease)
+            yield Completed(response)
+        finally:
+            # Also when the client left mid-stream (the generator is closed): nothing was saved.
+            await self._locks.release(p.lease)
 
     async def _save(self, p: Prepared, completion: Completion) -> ResponseRecord:
         at = self._clock()

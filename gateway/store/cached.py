@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from gateway.core.records import ResponseRecord, ThreadRecord
 from gateway.store.cache import ResponseCache
-from gateway.store.protocols import Backend, PurgeReport, ResponseStore, ThreadStore, TurnWrite
+from gateway.store.protocols import (
+    Backend,
+    PurgeReport,
+    ResponseStore,
+    SharedLocks,
+    ThreadStore,
+    TurnWrite,
+)
 
 
 class CachedThreads:
@@ -102,6 +109,10 @@ class CachedStore:
     @property
     def responses(self) -> CachedResponses:
         return self._responses
+
+    @property
+    def turn_locks(self) -> SharedLocks:
+        return self._backend.turn_locks
 
     @property
     def cache_name(self) -> str:

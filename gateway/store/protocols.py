@@ -39,6 +39,16 @@ class TurnView(msgspec.Struct, frozen=True, kw_only=True):
     recent: list[HistoryMessage] = msgspec.field(default_factory=list)  # non-system, newest first
 
 
+class TurnLease(msgspec.Struct, frozen=True, kw_only=True):
+    """The right to append the next turn of one thread, held from before its history is read until
+    its turn is saved (or abandoned). `token` fences: a lease taken over after it expired has a
+    higher one, and a store that can tell refuses the older holder's write."""
+
+    org: str
+    thread_id: str
+    token: int
+
+
 class TurnWrite(msgspec.Struct, frozen=True, kw_only=True):
     """One turn to append: its messages (the inputs, then the output) and its response.
 
@@ -55,6 +65,8 @@ class TurnWrite(msgspec.Struct, frozen=True, kw_only=True):
     response: ResponseRecord
     update: ThreadUpdate
     at_us: int
+    # The lease the turn was prepared under (None: written without one, as the store tests do).
+    lease: TurnLease | None = None
 
 
 class CursorNotFound(Exception):
@@ -119,6 +131,19 @@ class ResponseStore(Protocol):
         organization's, or the thread messages it saw are gone)."""
 
 
+class SharedLocks(Protocol):
+    """Turn leases across processes and replicas (the backend's part of `gateway.store.locks`)."""
+
+    async def try_acquire(self, org: str, thread_id: str, *, ttl_s: float) -> TurnLease | None:
+        """The lease when it is free (or its holder's time ran out), else None at once."""
+
+    async def renew(self, lease: TurnLease, *, ttl_s: float) -> bool:
+        """Extend a lease still held; False when it was lost."""
+
+    async def release(self, lease: TurnLease) -> None:
+        """Give the lease up (a lease already lost is left alone)."""
+
+
 class Backend(Protocol):
     """One database: its life and its aggregates."""
 
@@ -129,6 +154,9 @@ class Backend(Protocol):
 
     @property
     def responses(self) -> ResponseStore: ...
+
+    @property
+    def turn_locks(self) -> SharedLocks: ...
 
     async def open(self) -> None: ...
 

@@ -1,9 +1,11 @@
-"""Concurrent turns on one thread (SPEC §3): nothing lost, duplicated or interleaved; limits hold.
+"""Concurrent turns (SPEC §3, §15): nothing lost, duplicated or interleaved; limits hold; turns on
+one thread are served one after the other, each seeing every turn before it (linearizable), while
+turns on different threads run at the same time.
 
 Litestar's `AsyncTestClient` runs each request to completion on a portal thread before the next
 starts, so `asyncio.gather` over it is sequential. These tests serve the app through
 `httpx.ASGITransport` in the test's own event loop (lifespan driven by hand), and assert that the
-provider really had several calls in flight at once.
+requests really were in flight at once.
 """
 
 from __future__ import annotations
@@ -24,16 +26,17 @@ from tests.conftest import KEY_A, Api, err, in_this_loop, make_settings, ok, uid
 class JitterEcho(EchoProvider):
     """Echo that sleeps a random few milliseconds, to interleave concurrent turns."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_s: tuple[float, float] = (0.001, 0.015)) -> None:
         super().__init__()
         self.in_flight = 0
         self.peak = 0
+        self._delay_s = delay_s
 
     async def complete(self, request: ModelRequest) -> Completion:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
-            await asyncio.sleep(random.uniform(0.001, 0.015))
+            await asyncio.sleep(random.uniform(*self._delay_s))
             return await super().complete(request)
         finally:
             self.in_flight -= 1
@@ -70,6 +73,32 @@ def check_turns_are_whole(messages: list[dict[str, Any]], responses: list[dict[s
     assert len(set(ids)) == len(ids)
 
 
+def check_linearizable(messages: list[dict[str, Any]], responses: list[dict[str, Any]]) -> None:
+    """Each turn saw exactly the turns saved before it: echo answers with every user message it was
+    given, so the k-th saved turn's answer is the first k questions, in the order they were saved."""
+    by_id = {r["id"]: r for r in responses}
+    questions = [m["texts"][0]["text"] for m in messages[::2]]
+    for k, question in enumerate(messages[::2], start=1):
+        answer = by_id[question["response_id"]]["output_text"]
+        assert answer.splitlines() == questions[:k], (k, answer)
+
+
+class InFlight:
+    """How many of a test's own requests were in flight at once."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+
+    async def run(self, request: Any) -> Any:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            return await request
+        finally:
+            self.now -= 1
+
+
 async def test_concurrent_turns_on_one_thread_are_all_saved_whole_and_in_pairs(tmp_path: Path) -> None:
     provider = JitterEcho()
     async with concurrent_gateway(tmp_path, provider) as a:
@@ -77,13 +106,16 @@ async def test_concurrent_turns_on_one_thread_are_all_saved_whole_and_in_pairs(t
         r = await a.post("/v1/threads", json={"id": tid})
         assert r.status_code == 201, r.text
         sent = [f"question-{i:02d}" for i in range(24)]
-        results = await asyncio.gather(*(a.say(text, thread=tid) for text in sent))
+        flight = InFlight()
+        results = await asyncio.gather(*(flight.run(a.say(text, thread=tid)) for text in sent))
         responses = [ok(r) for r in results]
-        assert provider.peak > 1, "the turns did not run concurrently"
+        assert flight.peak == 24, "the requests were not in flight together"
+        assert provider.peak == 1, "two turns of one thread ran at once"
         messages = await a.messages(tid)
         assert len(messages) == 48
         assert sorted(m["texts"][0]["text"] for m in messages if m["role"] == "user") == sent
         check_turns_are_whole(messages, responses)
+        check_linearizable(messages, responses)
         thread = ok(await a.thread(tid))
         assert thread["message_count"] == 48
         assert thread["usage"] == {
@@ -98,10 +130,11 @@ async def test_concurrent_first_turns_on_a_new_id_create_one_thread(tmp_path: Pa
         tid = uid()
         sent = [f"first-{i:02d}" for i in range(16)]
         responses = [ok(r) for r in await asyncio.gather(*(a.say(t, thread=tid) for t in sent))]
-        assert provider.peak > 1
+        assert provider.peak == 1
         assert {r["thread_id"] for r in responses} == {tid}
         messages = await a.messages(tid)
         check_turns_are_whole(messages, responses)
+        check_linearizable(messages, responses)
         assert ok(await a.thread(tid))["message_count"] == 32
         assert [t["id"] for t in ok(await a.get("/v1/threads"))["data"]] == [tid]
 
@@ -136,7 +169,7 @@ async def test_message_limit_holds_under_concurrency(tmp_path: Path) -> None:
         r = await a.post("/v1/threads", json={"id": tid})
         assert r.status_code == 201, r.text
         results = await asyncio.gather(*(a.say(f"q{i}", thread=tid) for i in range(12)))
-        assert provider.peak > 1
+        assert provider.peak == 1
         won = [ok(r) for r in results if r.status_code == 200]
         lost = [r for r in results if r.status_code != 200]
         assert len(won) == 5
@@ -145,3 +178,28 @@ async def test_message_limit_holds_under_concurrency(tmp_path: Path) -> None:
             err(r, 409, "THREAD_MESSAGE_LIMIT")
         assert ok(await a.thread(tid))["message_count"] == 10
         check_turns_are_whole(await a.messages(tid), won)
+
+
+async def test_turns_on_different_threads_run_at_the_same_time(tmp_path: Path) -> None:
+    provider = JitterEcho(delay_s=(0.02, 0.03))
+    async with concurrent_gateway(tmp_path, provider) as a:
+        threads = [uid() for _ in range(12)]
+        results = await asyncio.gather(*(a.say(f"hi {t}", thread=t) for t in threads))
+        assert [ok(r)["thread_id"] for r in results] == threads
+        assert provider.peak >= 6, provider.peak  # no lease of one thread holds up another
+
+
+async def test_a_turn_that_waits_longer_than_the_turn_wait_is_thread_busy(tmp_path: Path) -> None:
+    provider = JitterEcho(delay_s=(0.5, 0.5))
+    async with concurrent_gateway(tmp_path, provider, turn_wait_s=0.1) as a:
+        tid = uid()
+        slow = asyncio.create_task(a.say("slow", thread=tid))
+        await asyncio.sleep(0.1)  # the first turn holds the thread, in its model call
+        error = err(await a.say("impatient", thread=tid), 409, "THREAD_BUSY")
+        assert error["details"] == {}
+        busy = await a.say("impatient", thread=tid)
+        assert busy.headers["retry-after"] == "1"
+        assert ok(await slow)["output_text"] == "slow"
+        # Once the first is saved the thread is free again, and the next turn sees it.
+        assert ok(await a.say("after", thread=tid))["output_text"].splitlines() == ["slow", "after"]
+        assert ok(await a.thread(tid))["message_count"] == 4

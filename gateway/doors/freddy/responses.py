@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import Stream
@@ -40,5 +41,9 @@ async def create_response(
         return Response(await edge.answer(org, data), media_type="application/json")  # type: ignore[return-value]
     prepared = await edge.prepare(org, data)
     return EventStream(
-        edge.events(prepared, request_id(request.scope)), media_type="text/event-stream", headers=SSE_HEADERS
+        edge.events(prepared, request_id(request.scope)),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+        # Runs after the answer, whatever became of it: a stream that never ran gives its thread up.
+        background=BackgroundTask(edge.abandon, prepared),
     )

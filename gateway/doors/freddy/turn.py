@@ -5,6 +5,7 @@ the organization check, the log context, prepare -> complete -> render, and the 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -82,20 +83,26 @@ class TurnEdge:
         """The error answer of a turn (the same envelope as every other Freddy error)."""
         return render_error(exc, rid)
 
+    async def abandon(self, prepared: Prepared) -> None:
+        """A prepared turn whose stream never ran: its thread goes to the next turn."""
+        await self._turns.abandon(prepared)
+
     async def events(self, prepared: Prepared, rid: str) -> AsyncIterator[bytes]:
         """The stream of SPEC §3.3, each event encoded."""
-        async for ev in self._turns.stream(prepared):
-            match ev:
-                case Created(p):
-                    obj = in_progress_object(
-                        p.response_id, p.created_us, p.model, p.thread_id, p.previous_response_id
-                    )
-                    yield sse("response.created", response=obj)
-                case Delta(text):
-                    yield sse("response.output_text.delta", delta=text)
-                case Done(text):
-                    yield sse("response.output_text.done", text=text)
-                case Completed(record):
-                    yield sse("response.completed", response=response_object(record))
-                case Failed(error):
-                    yield sse("response.failed", error=error_body(error, rid))
+        # Closed with this generator (a client that leaves mid-stream): the turn gives its thread up.
+        async with contextlib.aclosing(self._turns.stream(prepared)) as events:
+            async for ev in events:
+                match ev:
+                    case Created(p):
+                        obj = in_progress_object(
+                            p.response_id, p.created_us, p.model, p.thread_id, p.previous_response_id
+                        )
+                        yield sse("response.created", response=obj)
+                    case Delta(text):
+                        yield sse("response.output_text.delta", delta=text)
+                    case Done(text):
+                        yield sse("response.output_text.done", text=text)
+                    case Completed(record):
+                        yield sse("response.completed", response=response_object(record))
+                    case Failed(error):
+                        yield sse("response.failed", error=error_body(error, rid))

@@ -47,9 +47,7 @@ class MongoDatabase:
         self._timeout_ms = int(timeout_s * 1000)
         self._pool_size = pool_size
         self._client: AsyncMongoClient[Doc] | None = None
-        self._collections: tuple[AsyncCollection[Doc], AsyncCollection[Doc], AsyncCollection[Doc]] | None = (
-            None
-        )
+        self._collections: tuple[AsyncCollection[Doc], ...] | None = None
 
     @property
     def client(self) -> AsyncMongoClient[Doc]:
@@ -57,7 +55,7 @@ class MongoDatabase:
             raise StoreUnavailable("The thread store is not open.")
         return self._client
 
-    def _opened(self) -> tuple[AsyncCollection[Doc], AsyncCollection[Doc], AsyncCollection[Doc]]:
+    def _opened(self) -> tuple[AsyncCollection[Doc], ...]:
         if self._collections is None:
             raise StoreUnavailable("The thread store is not open.")
         return self._collections
@@ -74,6 +72,10 @@ class MongoDatabase:
     def responses(self) -> AsyncCollection[Doc]:
         return self._opened()[2]
 
+    @property
+    def leases(self) -> AsyncCollection[Doc]:
+        return self._opened()[3]
+
     @unavailable
     async def open(self) -> None:
         ms = self._timeout_ms
@@ -88,7 +90,7 @@ class MongoDatabase:
             tz_aware=True,
         )
         db = self._client[self._database]
-        self._collections = (db["threads"], db["messages"], db["responses"])
+        self._collections = (db["threads"], db["messages"], db["responses"], db["leases"])
         await ensure_indexes(*self._collections)
         if self._transactions_setting == "auto":
             hello = await self.client.admin.command("hello")

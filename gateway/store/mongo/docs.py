@@ -94,7 +94,10 @@ async def backoff(attempt: int) -> None:
 
 
 async def ensure_indexes(
-    threads: AsyncCollection[Doc], messages: AsyncCollection[Doc], responses: AsyncCollection[Doc]
+    threads: AsyncCollection[Doc],
+    messages: AsyncCollection[Doc],
+    responses: AsyncCollection[Doc],
+    leases: AsyncCollection[Doc],
 ) -> None:
     """The indexes that make the store's rules hold in the database itself (idempotent)."""
     await threads.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
@@ -117,3 +120,5 @@ async def ensure_indexes(
     await responses.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
     await responses.create_index([("org", ASCENDING), ("thread_id", ASCENDING)])
     await responses.create_index("expires_at", expireAfterSeconds=0)
+    await leases.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
+    await leases.create_index("gone_at", expireAfterSeconds=0)

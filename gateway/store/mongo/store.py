@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import dt, unavailable
+from gateway.store.mongo.locks import MongoLocks
 from gateway.store.mongo.responses import MongoResponses
 from gateway.store.mongo.threads import MongoThreads
 from gateway.store.protocols import PurgeReport
@@ -29,7 +30,8 @@ class MongoStore:
 
     def __init__(self, db: MongoDatabase) -> None:
         self._db = db
-        self._threads = MongoThreads(db)
+        self._locks = MongoLocks(db)
+        self._threads = MongoThreads(db, self._locks)
         self._responses = MongoResponses(db)
 
     @property
@@ -39,6 +41,10 @@ class MongoStore:
     @property
     def responses(self) -> MongoResponses:
         return self._responses
+
+    @property
+    def turn_locks(self) -> MongoLocks:
+        return self._locks
 
     async def open(self) -> None:
         await self._db.open()

@@ -26,7 +26,7 @@ from gateway.core.records import (
     by_reference,
     with_turn_inputs,
 )
-from gateway.errors import StoreUnavailable, ThreadNotFound
+from gateway.errors import StoreUnavailable, ThreadBusy, ThreadNotFound
 from gateway.store.codec import message_of, thread_fields, thread_of
 from gateway.store.lifecycle import Standing, check_create, in_thread_list, is_gone, page, turn_base
 from gateway.store.mongo.database import MongoDatabase
@@ -41,6 +41,7 @@ from gateway.store.mongo.docs import (
     text,
     unavailable,
 )
+from gateway.store.mongo.locks import MongoLocks
 from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView, TurnWrite
 from providers.base import ChatMessage
 
@@ -52,8 +53,9 @@ _HISTORY_FIELDS = {"_id": 0, "seq": 1, "role": 1, "texts": 1}
 class MongoThreads:
     """`ThreadStore` over the `threads` and `messages` collections (and a turn's response)."""
 
-    def __init__(self, db: MongoDatabase) -> None:
+    def __init__(self, db: MongoDatabase, locks: MongoLocks) -> None:
         self._db = db
+        self._locks = locks
 
     async def _live(self, org: str, thread_id: str, at_us: int, s: Session = None) -> Doc | None:
         """The live thread's document; an expired one is tombstoned on the spot."""
@@ -226,6 +228,10 @@ class MongoThreads:
         for attempt in range(MAX_ATTEMPTS):
 
             async def attempt_turn(s: Session) -> ThreadRecord | None:
+                # Fencing: a turn whose lease ran out and was taken over must not write after the
+                # newer holder read the history.
+                if turn.lease is not None and not await self._locks.holds(turn.lease, s):
+                    raise ThreadBusy(turn.thread_id)
                 reserved = await self._reserve(turn, s)
                 if reserved is None:
                     return None

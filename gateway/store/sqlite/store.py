@@ -12,6 +12,7 @@ import sqlite3
 from gateway.core.rules import Limits
 from gateway.store.protocols import PurgeReport
 from gateway.store.sqlite.engine import SqliteEngine
+from gateway.store.sqlite.locks import FileLocks
 from gateway.store.sqlite.responses import SqliteResponses
 from gateway.store.sqlite.schema import SCHEMA, THREAD_COLS, remove_thread, row_thread
 from gateway.store.sqlite.threads import SqliteThreads
@@ -31,6 +32,7 @@ class SqliteStore:
         self._engine = SqliteEngine(path, busy_timeout_ms=int(busy_timeout_s * 1000), synchronous=synchronous)
         self._threads = SqliteThreads(self._engine, limits)
         self._responses = SqliteResponses(self._engine)
+        self._locks = FileLocks(path + ".locks")
 
     @property
     def threads(self) -> SqliteThreads:
@@ -40,10 +42,16 @@ class SqliteStore:
     def responses(self) -> SqliteResponses:
         return self._responses
 
+    @property
+    def turn_locks(self) -> FileLocks:
+        return self._locks
+
     async def open(self) -> None:
         await self._engine.open(SCHEMA)
+        self._locks.open()
 
     async def close(self) -> None:
+        self._locks.close()
         await self._engine.close()
 
     async def ping(self) -> None:
