@@ -1,4 +1,5 @@
-"""Two gateway processes on one store (SQLite, MongoDB): concurrent turns on one thread through both."""
+"""Two gateway processes on one store (SQLite, MongoDB): concurrent turns on one thread through both
+are saved whole and served one after the other, each seeing every turn saved before it."""
 
 from __future__ import annotations
 
@@ -112,3 +113,7 @@ async def test_concurrent_turns_through_two_processes_keep_every_pair_in_order(
         assert u["response_id"] == a["response_id"]
         assert a["texts"][0]["text"].splitlines()[-1] == u["texts"][0]["text"]
     assert len({m["id"] for m in messages}) == 2 * turns
+    # Linearizable across processes: the k-th saved turn saw exactly the k - 1 turns before it.
+    questions = [u["texts"][0]["text"] for u in users]
+    for k, a in enumerate(answers_, start=1):
+        assert a["texts"][0]["text"].splitlines() == questions[:k]
