@@ -1,5 +1,6 @@
-"""SPEC §2: every /v1 route needs a key; an organization sees only its own objects, and another
-organization's object answers exactly like one that does not exist."""
+"""SPEC §2: an organization sees only its own objects, and another organization's thread, response
+or cursor answers exactly like one that does not exist; the same thread id lives independently in
+both."""
 
 from __future__ import annotations
 
@@ -7,177 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
-from tests.conftest import KEY_A, KEY_B, ORG_A, ORG_B, Api, err, ok, uid, user
-
-# (method, path, json body) for every /v1 route; `{tid}` is filled with a thread id.
-V1_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
-    ("POST", "/v1/model/response", {"model": "echo", "inputs": [user("hi")]}),
-    ("POST", "/v1/threads", {"metadata": {"k": "v"}}),
-    ("GET", "/v1/threads", None),
-    ("GET", "/v1/threads/{tid}", None),
-    ("PATCH", "/v1/threads/{tid}", {"metadata": {"k": "v"}}),
-    ("DELETE", "/v1/threads/{tid}", None),
-    ("GET", "/v1/threads/{tid}/messages", None),
-]
-ROUTE_IDS = [f"{m} {p}" for m, p, _ in V1_ROUTES]
-
-
-async def _call(
-    client: AsyncTestClient[Any], method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
-) -> httpx.Response:
-    kw: dict[str, Any] = {"headers": headers}
-    if body is not None:
-        kw["json"] = body
-    return await client.request(method, path, **kw)
-
-
-async def _a_thread_with_history(a: Api, text: str = "alpha secret text") -> str:
-    tid = uid("shared")
-    ok(await a.say(text, thread=tid))
-    return tid
-
-
-async def _assert_untouched(a: Api, tid: str, before: dict[str, Any]) -> None:
-    after = ok(await a.thread(tid))
-    assert after == before
-    assert [m["texts"][0]["text"] for m in await a.messages(tid)] == [
-        "alpha secret text",
-        "alpha secret text",
-    ]
-
-
-# -- authentication ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("method", "path", "body"), V1_ROUTES, ids=ROUTE_IDS)
-async def test_every_v1_route_without_a_key_answers_401_authentication_required(
-    client: AsyncTestClient[Any], a: Api, method: str, path: str, body: dict[str, Any] | None
-) -> None:
-    tid = await _a_thread_with_history(a)
-    before = ok(await a.thread(tid))
-    r = await _call(client, method, path.format(tid=tid), body, {})
-    e = err(r, 401, "AUTHENTICATION_REQUIRED")
-    assert e["type"] == "authentication_error"
-    # Nothing was done on the caller's behalf.
-    await _assert_untouched(a, tid, before)
-    listing = ok(await a.get("/v1/threads"))
-    assert [t["id"] for t in listing["data"]] == [tid]
-
-
-@pytest.mark.parametrize(("method", "path", "body"), V1_ROUTES, ids=ROUTE_IDS)
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"X-API-Key": "ak_test_unknown_000000000"},
-        {"Authorization": "Bearer ak_test_unknown_000000000"},
-    ],
-    ids=["x-api-key", "bearer"],
-)
-async def test_every_v1_route_with_an_unknown_key_answers_401_invalid_api_key(
-    client: AsyncTestClient[Any],
-    a: Api,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None,
-    headers: dict[str, str],
-) -> None:
-    tid = await _a_thread_with_history(a)
-    before = ok(await a.thread(tid))
-    r = await _call(client, method, path.format(tid=tid), body, headers)
-    e = err(r, 401, "INVALID_API_KEY")
-    assert e["type"] == "authentication_error"
-    await _assert_untouched(a, tid, before)
-    assert [t["id"] for t in ok(await a.get("/v1/threads"))["data"]] == [tid]
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"X-API-Key": KEY_A[:-1]},
-        {"X-API-Key": KEY_A + "0"},
-        {"X-API-Key": "0" + KEY_A},
-        {"Authorization": f"Bearer {KEY_A.upper()}"},
-        {"Authorization": f"Bearer {KEY_B[1:]}"},
-    ],
-    ids=["prefix-of-real", "real-plus-suffix", "real-with-prefix", "case-changed", "bearer-suffix-of-real"],
-)
-async def test_a_key_that_merely_resembles_a_real_one_is_invalid(
-    client: AsyncTestClient[Any], headers: dict[str, str]
-) -> None:
-    err(await client.get("/v1/threads", headers=headers), 401, "INVALID_API_KEY")
-    err(await client.post("/v1/threads", json={}, headers=headers), 401, "INVALID_API_KEY")
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"X-API-Key": ""},
-        {"Authorization": "Bearer "},
-        {"Authorization": "Bearer"},
-        {"Authorization": f"Basic {KEY_A}"},
-        {"Authorization": KEY_A},
-        {"X-Api-Token": KEY_A},
-    ],
-    ids=["empty-x-api-key", "empty-bearer", "bearer-no-token", "basic-scheme", "no-scheme", "other-header"],
-)
-async def test_a_key_in_no_accepted_form_is_refused_401(
-    client: AsyncTestClient[Any], headers: dict[str, str]
-) -> None:
-    r = await client.get("/v1/threads", headers=headers)
-    e = err(r, 401)
-    assert e["code"] in {"AUTHENTICATION_REQUIRED", "INVALID_API_KEY"}
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"X-API-Key": KEY_A},
-        {"Authorization": f"Bearer {KEY_A}"},
-        {"Authorization": f"bearer {KEY_A}"},
-        {"Authorization": f"BEARER {KEY_A}"},
-    ],
-    ids=["x-api-key", "bearer", "bearer-lowercase", "bearer-uppercase"],
-)
-async def test_x_api_key_and_bearer_both_authenticate_as_the_same_organization(
-    client: AsyncTestClient[Any], headers: dict[str, str]
-) -> None:
-    tid = uid()
-    created = await client.post("/v1/threads", json={"id": tid}, headers=headers)
-    assert created.status_code == 201, created.text
-    assert created.json()["organization_id"] == ORG_A
-    # The other header form sees the same organization's thread.
-    via_x = ok(await client.get(f"/v1/threads/{tid}", headers={"X-API-Key": KEY_A}))
-    via_bearer = ok(await client.get(f"/v1/threads/{tid}", headers={"Authorization": f"Bearer {KEY_A}"}))
-    assert via_x == via_bearer
-    assert via_x["organization_id"] == ORG_A
-    # ...and a turn through it works.
-    turn = ok(
-        await client.post(
-            "/v1/model/response",
-            json={"model": "echo", "inputs": [user("hello")], "thread": tid},
-            headers=headers,
-        )
-    )
-    assert turn["thread_id"] == tid
-    assert turn["output_text"] == "hello"
-
-
-async def test_bearer_key_of_org_b_acts_as_org_b(client: AsyncTestClient[Any]) -> None:
-    created = await client.post("/v1/threads", json={}, headers={"Authorization": f"Bearer {KEY_B}"})
-    assert created.status_code == 201, created.text
-    assert created.json()["organization_id"] == ORG_B
-    r = await client.get(f"/v1/threads/{created.json()['id']}", headers={"X-API-Key": KEY_A})
-    err(r, 404, "THREAD_NOT_FOUND")
-
-
-@pytest.mark.parametrize("path", ["/health", "/health/ready", "/schema/openapi.json"])
-async def test_health_and_schema_need_no_key(client: AsyncTestClient[Any], path: str) -> None:
-    r = await client.get(path)
-    assert r.status_code == 200, r.text
-    assert r.headers["x-request-id"]
-
+from tests.conftest import ORG_A, ORG_B, Api, err, ok, uid
+from tests.e2e.tenancy_helpers import a_thread_with_history, assert_untouched
 
 # -- tenancy: another organization's thread is absent -----------------------------------------------
 
@@ -213,7 +46,7 @@ THREAD_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
 async def test_org_b_on_org_a_thread_answers_exactly_like_a_missing_thread(
     a: Api, b: Api, method: str, path: str, body: dict[str, Any] | None, a_state: str
 ) -> None:
-    tid = await _a_thread_with_history(a)
+    tid = await a_thread_with_history(a)
     if a_state != "open":
         ok(await a.patch(f"/v1/threads/{tid}", json={"state": a_state}))
     before = ok(await a.thread(tid))
@@ -225,7 +58,7 @@ async def test_org_b_on_org_a_thread_answers_exactly_like_a_missing_thread(
     err(r_missing, 404, "THREAD_NOT_FOUND")
     _same_as_missing(r_other, r_missing, tid, missing)
     # A's thread is exactly as it was, and B got nothing of it.
-    await _assert_untouched(a, tid, before)
+    await assert_untouched(a, tid, before)
     assert "alpha secret text" not in r_other.text
     # B's own organization gained nothing.
     assert ok(await b.get("/v1/threads"))["data"] == []
@@ -235,7 +68,7 @@ async def test_org_b_on_org_a_thread_answers_exactly_like_a_missing_thread(
 async def test_org_b_turn_on_org_a_thread_id_never_sees_or_touches_a_thread(a: Api, b: Api) -> None:
     """SPEC §2/§3: ids are per organization, so B's turn on an id A uses answers exactly like B's
     turn on an id never used anywhere (the thread is B's own) and A's thread is untouched."""
-    tid = await _a_thread_with_history(a)
+    tid = await a_thread_with_history(a)
     before = ok(await a.thread(tid))
     missing = uid("shared")
     r_other = await b.say("beta text", thread=tid)
@@ -254,7 +87,7 @@ async def test_org_b_turn_on_org_a_thread_id_never_sees_or_touches_a_thread(a: A
     else:
         _same_as_missing(r_other, r_missing, tid, missing)
     assert "alpha secret text" not in r_other.text
-    await _assert_untouched(a, tid, before)
+    await assert_untouched(a, tid, before)
 
 
 @pytest.mark.parametrize("form", ["thread", "thread_id", "object"])
@@ -263,7 +96,7 @@ async def test_org_b_turn_on_org_a_locked_or_archived_thread_is_not_refused_by_a
 ) -> None:
     """A's thread state must not leak: B's turn answers as on a never-used id, not 409."""
     for state in ("locked", "archived"):
-        tid = await _a_thread_with_history(a)
+        tid = await a_thread_with_history(a)
         ok(await a.patch(f"/v1/threads/{tid}", json={"state": state}))
         missing = uid("shared")
         field = {"thread": tid} if form == "thread" else {"thread_id": tid}
@@ -278,7 +111,7 @@ async def test_org_b_turn_on_org_a_locked_or_archived_thread_is_not_refused_by_a
 
 
 async def test_org_b_turn_on_id_deleted_by_org_a_is_not_refused_by_a_tombstone(a: Api, b: Api) -> None:
-    tid = await _a_thread_with_history(a)
+    tid = await a_thread_with_history(a)
     assert (await a.delete(f"/v1/threads/{tid}")).status_code == 204
     err(await a.say("again", thread=tid), 404, "THREAD_NOT_FOUND")
     missing = uid("shared")
@@ -353,7 +186,7 @@ async def test_org_b_listing_never_shows_org_a_threads(a: Api, b: Api) -> None:
 async def test_org_a_thread_id_as_list_cursor_for_org_b_answers_like_an_unknown_cursor(
     a: Api, b: Api
 ) -> None:
-    tid = await _a_thread_with_history(a)
+    tid = await a_thread_with_history(a)
     ok(await b.say("beta one"))
     ok(await b.say("beta two"))
     missing = uid("shared")
@@ -370,7 +203,7 @@ async def test_org_a_thread_id_as_list_cursor_for_org_b_answers_like_an_unknown_
 async def test_org_a_message_id_as_cursor_on_org_b_thread_answers_like_an_unknown_cursor(
     a: Api, b: Api
 ) -> None:
-    tid = await _a_thread_with_history(a)
+    tid = await a_thread_with_history(a)
     a_msg = (await a.messages(tid))[0]["id"]
     b_tid = ok(await b.say("beta"))["thread_id"]
     missing = "msg_" + "0" * (len(a_msg) - 4)
@@ -419,67 +252,3 @@ async def test_second_create_of_the_same_id_in_the_same_org_conflicts_but_not_ac
     assert (await a.post("/v1/threads", json={"id": tid})).status_code == 201
     err(await a.post("/v1/threads", json={"id": tid}), 409, "THREAD_ALREADY_EXISTS")
     assert (await b.post("/v1/threads", json={"id": tid})).status_code == 201
-
-
-# -- organization_id in the request -----------------------------------------------------------------
-
-
-async def test_organization_id_equal_to_key_org_is_accepted_on_turn_and_create(a: Api, b: Api) -> None:
-    turn = ok(await a.say("hi", organization_id=ORG_A))
-    assert ok(await a.thread(turn["thread_id"]))["organization_id"] == ORG_A
-    created = await b.post("/v1/threads", json={"organization_id": ORG_B})
-    assert created.status_code == 201, created.text
-    assert created.json()["organization_id"] == ORG_B
-
-
-@pytest.mark.parametrize("claimed", [ORG_B, "org_unknown", ORG_A.upper(), ORG_A + " "])
-@pytest.mark.parametrize("stream", [False, True])
-async def test_turn_with_another_organization_id_is_403_and_creates_nothing(
-    a: Api, b: Api, claimed: str, stream: bool
-) -> None:
-    tid = uid()
-    r = await a.say("hi", thread=tid, organization_id=claimed, stream=stream)
-    e = err(r, 403, "ORGANIZATION_ACCESS_DENIED")
-    assert e["type"] == "permission_error"
-    err(await a.thread(tid), 404, "THREAD_NOT_FOUND")
-    err(await b.thread(tid), 404, "THREAD_NOT_FOUND")
-    for api in (a, b):
-        for visible in ("true", "false"):
-            assert ok(await api.get("/v1/threads", params={"visible_in_ui": visible}))["data"] == []
-    # The id was not tombstoned either: a proper turn may still create it.
-    assert ok(await a.say("now", thread=tid))["thread_id"] == tid
-
-
-async def test_turn_with_another_organization_id_on_existing_thread_is_403_and_saves_nothing(
-    a: Api,
-) -> None:
-    tid = await _a_thread_with_history(a)
-    before = ok(await a.thread(tid))
-    err(await a.say("intruder", thread=tid, organization_id=ORG_B), 403, "ORGANIZATION_ACCESS_DENIED")
-    await _assert_untouched(a, tid, before)
-
-
-async def test_previous_response_with_another_organization_id_is_403(a: Api) -> None:
-    resp = ok(await a.say("hi"))
-    r = await a.say("next", previousResponseId=resp["id"], organization_id=ORG_B)
-    err(r, 403, "ORGANIZATION_ACCESS_DENIED")
-
-
-async def test_create_thread_with_another_organization_id_is_403_and_creates_nothing(a: Api, b: Api) -> None:
-    tid = uid()
-    r = await a.post("/v1/threads", json={"id": tid, "organization_id": ORG_B})
-    err(r, 403, "ORGANIZATION_ACCESS_DENIED")
-    err(await a.thread(tid), 404, "THREAD_NOT_FOUND")
-    err(await b.thread(tid), 404, "THREAD_NOT_FOUND")
-    assert ok(await a.get("/v1/threads"))["data"] == []
-    assert ok(await b.get("/v1/threads"))["data"] == []
-    assert (await a.post("/v1/threads", json={"id": tid})).status_code == 201
-
-
-async def test_list_threads_with_organization_id_query(a: Api) -> None:
-    tid = ok(await a.say("hi"))["thread_id"]
-    page = ok(await a.get("/v1/threads", params={"organization_id": ORG_A}))
-    assert [t["id"] for t in page["data"]] == [tid]
-    r = await a.get("/v1/threads", params={"organization_id": ORG_B})
-    err(r, 403, "ORGANIZATION_ACCESS_DENIED")
-    assert tid not in r.text

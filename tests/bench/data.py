@@ -1,0 +1,45 @@
+"""What the benchmark sends: its key and organization, the model of the config file's `bench`
+endpoint, one turn body, and threads and responses made through the API before a measurement."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import httpx
+import msgspec
+
+KEY = "bench_key_0123456789"
+ORG = "org_bench"
+MODEL = "bench/bench-model"  # the config file's endpoint `bench`, an OpenAI-compatible server
+TEXT = "Please summarise the last quarter's figures for the northern region in two sentences."  # ~86 chars
+
+
+def turn(model: str, **fields: object) -> bytes:
+    return msgspec.json.encode({"model": model, "inputs": [{"role": "user", "content": TEXT}], **fields})
+
+
+def seed(url: str, model: str, threads: int, length: int) -> list[str]:
+    """Threads of `length` messages, made through the API (two messages a turn)."""
+    ids = [f"bench_{length}_{i}_{os.urandom(4).hex()}" for i in range(threads)]
+
+    async def fill() -> None:
+        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": KEY}, timeout=60) as http:
+
+            async def one(tid: str) -> None:
+                for _ in range(length // 2):
+                    r = await http.post("/v1/model/response", content=turn(model, thread=tid))
+                    r.raise_for_status()
+
+            await asyncio.gather(*(one(t) for t in ids))
+
+    asyncio.run(fill())
+    return ids
+
+
+def responses(url: str, model: str, count: int) -> list[str]:
+    with httpx.Client(base_url=url, headers={"X-API-Key": KEY}, timeout=60) as http:
+        return [
+            http.post("/v1/model/response", content=turn(model, store=False)).json()["id"]
+            for _ in range(count)
+        ]

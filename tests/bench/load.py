@@ -1,0 +1,277 @@
+"""The load generators, each returning one `Result`: `wrk` for throughput, `hey` for paced load, an
+asyncio client for evenly spaced open-loop load, and one for the time to the first streamed delta."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import msgspec
+
+from tests.bench.data import KEY
+
+
+class Result(msgspec.Struct, kw_only=True):
+    name: str
+    requests: int
+    errors: int
+    p50: float
+    p90: float
+    p99: float
+    rps: float
+    rss_mb: float | None = None
+    baseline: str | None = None
+    note: str = ""
+
+
+_WRK_LUA = """
+local bodies = {BODIES}
+local n = #bodies
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "{KEY}"
+function setup(thread) thread:set("offset", math.random(n)) end
+function request()
+  i = i + 1
+  return wrk.format(nil, "{PATH}", nil, bodies[((i + offset) % n) + 1])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests,
+    e.connect + e.read + e.write + e.timeout + e.status, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), summary.duration))
+end
+"""
+
+
+def wrk(
+    name: str, url: str, path: str, bodies: list[bytes], *, seconds: float, connections: int, work: Path
+) -> Result:
+    lua_bodies = "{" + ",".join(json.dumps(b.decode()) for b in bodies) + "}"
+    script = work / f"{name.replace(' ', '_').replace('/', '_')}.lua"
+    script.write_text(_WRK_LUA.replace("{BODIES}", lua_bodies).replace("{KEY}", KEY).replace("{PATH}", path))
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    requests, errors, p50, p90, p99, duration_us = (int(v) for v in line.split()[1:])
+    return Result(
+        name=name,
+        requests=requests,
+        errors=errors,
+        p50=p50 / 1000,
+        p90=p90 / 1000,
+        p99=p99 / 1000,
+        rps=requests / (duration_us / 1e6),
+    )
+
+
+def hey(
+    name: str, url: str, body: bytes, *, seconds: float, rate: int, work: Path, key: bool = True
+) -> Result:
+    """Open-loop-ish paced load: `rate` requests per second from 20 workers (hey -q)."""
+    workers = 20
+    body_file = work / "hey-body.json"
+    body_file.write_bytes(body)
+    args = [
+        "hey",
+        "-z",
+        f"{seconds}s",
+        "-c",
+        str(workers),
+        "-q",
+        str(max(rate // workers, 1)),
+        "-m",
+        "POST",
+        "-T",
+        "application/json",
+        "-D",
+        str(body_file),
+        "-o",
+        "csv",
+    ]
+    if key:
+        args += ["-H", f"X-API-Key: {KEY}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rows = [r.split(",") for r in out.splitlines()[1:] if r and r[0].isdigit()]
+    times = sorted(float(r[0]) * 1000 for r in rows)
+    errors = sum(1 for r in rows if r[6] != "200")
+    return Result(
+        name=name,
+        requests=len(times),
+        errors=errors,
+        p50=_pct(times, 50),
+        p90=_pct(times, 90),
+        p99=_pct(times, 99),
+        rps=len(times) / seconds,
+    )
+
+
+def _pct(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(p / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+class _Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.used = time.perf_counter()
+
+    async def exchange(self, request: bytes) -> int:
+        """One request on a keep-alive connection; the status code."""
+        self.writer.write(request)
+        await self.writer.drain()
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await self.reader.readexactly(length)
+        return status
+
+
+async def _paced(
+    url: str, path: str, body: bytes, seconds: float, rate: float, key: bool
+) -> tuple[list[float], int]:
+    """Open-loop load: one request every 1/rate s, each on an idle keep-alive connection (or a new
+    one), whatever the answers' timing. Unlike hey's per-worker ticks, arrivals are evenly spaced."""
+    host, port = url.removeprefix("http://").split(":")
+    auth = f"X-API-Key: {KEY}\r\n" if key else ""
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    idle: list[_Conn] = []
+    times: list[float] = []
+    errors = 0
+
+    async def one(scheduled: float) -> None:
+        nonlocal errors
+        # A connection left idle for seconds may have been closed by the server's keep-alive
+        # timeout: such connections are dropped, not reused (that would be the generator's error).
+        while idle and time.perf_counter() - idle[-1].used > 2:
+            idle.pop().writer.close()
+        conn = idle.pop() if idle else _Conn(*await asyncio.open_connection(host, int(port)))
+        try:
+            status = await conn.exchange(request)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            errors += 1
+            conn.writer.close()
+            return
+        # Measured from the scheduled send time, so a slow generator cannot hide latency.
+        times.append((time.perf_counter() - scheduled) * 1000)
+        if status != 200:
+            errors += 1
+        conn.used = time.perf_counter()
+        idle.append(conn)
+
+    tasks = []
+    start = time.perf_counter()
+    n = int(seconds * rate)
+    for i in range(n):
+        at = start + i / rate
+        delay = at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(at)))
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for conn in idle:
+        conn.writer.close()
+    return sorted(times), errors
+
+
+def paced(
+    name: str, url: str, path: str, body: bytes, *, seconds: float, rate: float, key: bool = True
+) -> Result:
+    times, errors = asyncio.run(_paced(url, path, body, seconds, rate, key))
+    return Result(
+        name=name,
+        requests=len(times) + errors,
+        errors=errors,
+        p50=_pct(times, 50),
+        p90=_pct(times, 90),
+        p99=_pct(times, 99),
+        rps=(len(times) + errors) / seconds,
+        note="open loop",
+    )
+
+
+async def _first_delta(
+    host: str, port: int, body: bytes, seconds: float, rate: float
+) -> tuple[list[float], int]:
+    """Streaming requests paced at `rate`: time from sending to the first text delta."""
+    request = (
+        f"POST /v1/model/response HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    times: list[float] = []
+    errors = 0
+    end = time.monotonic() + seconds
+
+    async def one() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            started = time.perf_counter()
+            writer.write(request)
+            await writer.drain()
+            data = b""
+            got = None
+            while not data.endswith(b"0\r\n\r\n"):
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if got is None and b"response.output_text.delta" in data:
+                    got = time.perf_counter() - started
+            if got is None or b"response.completed" not in data:
+                errors += 1
+            else:
+                times.append(got * 1000)
+        finally:
+            writer.close()
+
+    tasks = []
+    while time.monotonic() < end:
+        tasks.append(asyncio.create_task(one()))
+        await asyncio.sleep(1 / rate)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return sorted(times), errors
+
+
+def first_delta(name: str, url: str, body: bytes, *, seconds: float, rate: float) -> Result:
+    host, port = url.removeprefix("http://").split(":")
+    times, errors = asyncio.run(_first_delta(host, int(port), body, seconds, rate))
+    return Result(
+        name=name,
+        requests=len(times) + errors,
+        errors=errors,
+        p50=_pct(times, 50),
+        p90=_pct(times, 90),
+        p99=_pct(times, 99),
+        rps=(len(times) + errors) / seconds,
+        note="time to first delta",
+    )

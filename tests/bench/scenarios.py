@@ -1,0 +1,177 @@
+"""The benchmark's scenarios: on SQLite (direct upstream baselines, new and long threads,
+`previousResponseId`, echo, non-streaming and streaming), the RSS soak, and MongoDB."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import msgspec
+
+from tests.bench.data import MODEL, TEXT, responses, seed, turn
+from tests.bench.load import Result, first_delta, paced, wrk
+from tests.bench.processes import Proc, gateway
+
+
+def run_sqlite(
+    up: str,
+    work: Path,
+    args: argparse.Namespace,
+    seconds: float,
+    paced_seconds: float,
+    lengths: tuple[int, ...],
+) -> list[Result]:
+    out: list[Result] = []
+    direct_body = msgspec.json.encode(
+        {"model": "bench-model", "messages": [{"role": "user", "content": TEXT}]}
+    )
+    out.append(
+        paced(
+            "direct upstream, paced 200/s",
+            up,
+            "/v1/chat/completions",
+            direct_body,
+            seconds=paced_seconds,
+            rate=200,
+            key=False,
+        )
+    )
+    out.append(
+        wrk(
+            "direct upstream, 64 conns",
+            up,
+            "/v1/chat/completions",
+            [direct_body],
+            seconds=seconds,
+            connections=64,
+            work=work,
+        )
+    )
+    with gateway(work, up, workers=args.workers, data=work / "sqlite") as (gw, proc):
+        # Warm up (imports, first connections), then measure.
+        seed(gw, MODEL, 4, 2)
+        out.append(
+            paced(
+                "gateway openai, new thread per turn, paced 200/s",
+                gw,
+                "/v1/model/response",
+                turn(MODEL),
+                seconds=paced_seconds,
+                rate=200,
+            )
+        )
+        out[-1].baseline = "direct upstream, paced 200/s"
+        pools = {n: seed(gw, MODEL, 64 if n <= 10 else (16 if n <= 1000 else 4), n) for n in lengths}
+        for n in lengths:
+            bodies = [turn(MODEL, thread=t) for t in pools[n]]
+            out.append(
+                wrk(
+                    f"gateway openai, thread of {n}, 64 conns",
+                    gw,
+                    "/v1/model/response",
+                    bodies,
+                    seconds=seconds,
+                    connections=64,
+                    work=work,
+                )
+            )
+            out[-1].baseline = "direct upstream, 64 conns"
+        chain = responses(gw, MODEL, 64)
+        out.append(
+            wrk(
+                "gateway openai, previousResponseId, 64 conns",
+                gw,
+                "/v1/model/response",
+                [turn(MODEL, previousResponseId=r) for r in chain],
+                seconds=seconds,
+                connections=64,
+                work=work,
+            )
+        )
+        out[-1].baseline = "direct upstream, 64 conns"
+        echo_threads = seed(gw, "echo", 64, 10)
+        out.append(
+            wrk(
+                "gateway echo, thread of 10, 64 conns",
+                gw,
+                "/v1/model/response",
+                [turn("echo", thread=t) for t in echo_threads],
+                seconds=seconds,
+                connections=64,
+                work=work,
+            )
+        )
+        out.append(
+            paced(
+                "gateway openai, non-streaming, paced 100/s",
+                gw,
+                "/v1/model/response",
+                turn(MODEL),
+                seconds=paced_seconds,
+                rate=100,
+            )
+        )
+        out.append(
+            first_delta(
+                "gateway openai, streaming, paced 100/s",
+                gw,
+                turn(MODEL, stream=True),
+                seconds=paced_seconds,
+                rate=100,
+            )
+        )
+        for r in out[2:]:
+            r.rss_mb = proc.rss_mb()
+        if args.soak:
+            out += soak(gw, proc, work)
+    return out
+
+
+def soak(gw: str, proc: Proc, work: Path) -> list[Result]:
+    """RSS after 10,000 requests, then after 100,000 (no leak: within 10%)."""
+    threads = seed(gw, "echo", 64, 10)
+    bodies = [turn("echo", thread=t) for t in threads]
+    done, out = 0, []
+    for target in (10_000, 100_000):
+        while done < target:
+            r = wrk(
+                f"soak to {target}", gw, "/v1/model/response", bodies, seconds=5, connections=64, work=work
+            )
+            done += r.requests
+        out.append(
+            Result(
+                name=f"soak: echo, after {done:,} requests",
+                requests=done,
+                errors=r.errors,
+                p50=r.p50,
+                p90=r.p90,
+                p99=r.p99,
+                rps=r.rps,
+                rss_mb=proc.rss_mb("VmRSS"),
+                note="current RSS",
+            )
+        )
+    return out
+
+
+def run_mongo(up: str, work: Path, args: argparse.Namespace, seconds: float) -> list[Result]:
+    uri = os.environ["GATEWAY_BENCH_MONGODB_URI"]
+    extra = {"GATEWAY_MONGODB_URI": uri, "GATEWAY_MONGODB_DATABASE": f"bench_{os.urandom(4).hex()}"}
+    out = []
+    with gateway(work, up, workers=args.workers, data=work / "mongo", extra=extra) as (gw, proc):
+        threads = seed(gw, MODEL, 64, 10)
+        out.append(
+            wrk(
+                "gateway openai on MongoDB, thread of 10, 64 conns",
+                gw,
+                "/v1/model/response",
+                [turn(MODEL, thread=t) for t in threads],
+                seconds=seconds,
+                connections=64,
+                work=work,
+            )
+        )
+        out[-1].baseline = "direct upstream, 64 conns"
+        out[-1].rss_mb = proc.rss_mb()
+    return out

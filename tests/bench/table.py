@@ -1,0 +1,67 @@
+"""The one table the benchmark prints, with the latency added over each scenario's baseline and the
+ratios of a long thread to a short one and of RSS after the soak."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from tests.bench.load import Result
+
+
+def print_table(results: list[Result], args: argparse.Namespace) -> None:
+    by_name = {r.name: r for r in results}
+    print()
+    print(
+        f"Benchmark: upstream latency {args.latency_ms:g} ms, gateway workers {args.workers}, "
+        f"{os.cpu_count()} cores shared by the load generator, the fake upstream and the gateway"
+    )
+    head = (
+        "scenario",
+        "requests",
+        "errors",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "req/s",
+        "added p50",
+        "added p99",
+        "peak RSS MB",
+    )
+    rows = []
+    for r in results:
+        base = by_name.get(r.baseline or "")
+        added50 = f"{r.p50 - base.p50:.2f}" if base else ""
+        added99 = f"{r.p99 - base.p99:.2f}" if base else ""
+        rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else ""
+        name = r.name + (f" ({r.note})" if r.note else "")
+        rows.append(
+            (
+                name,
+                f"{r.requests:,}",
+                str(r.errors),
+                f"{r.p50:.2f}",
+                f"{r.p90:.2f}",
+                f"{r.p99:.2f}",
+                f"{r.rps:,.0f}",
+                added50,
+                added99,
+                rss,
+            )
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
+    print(line)
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    ten = [r for r in results if "thread of 10," in r.name and "openai" in r.name]
+    big = [r for r in results if "thread of 10000," in r.name]
+    if ten and big:
+        print(
+            "\nturn on a 10,000-message thread / on a 10-message thread (p50): "
+            f"{big[0].p50 / ten[0].p50:.2f}x"
+        )
+    soaks = [r for r in results if r.name.startswith("soak")]
+    if len(soaks) == 2 and soaks[0].rss_mb:
+        print(f"RSS after 100k / after 10k: {soaks[1].rss_mb / soaks[0].rss_mb:.2f}x")
