@@ -50,6 +50,11 @@ class MongoDatabase:
         self._collections: tuple[AsyncCollection[Doc], ...] | None = None
 
     @property
+    def timeout_s(self) -> float:
+        """The bound on every operation (the driver's `timeoutMS`, which the server also keeps)."""
+        return self._timeout_ms / 1000
+
+    @property
     def client(self) -> AsyncMongoClient[Doc]:
         if self._client is None:
             raise StoreUnavailable("The thread store is not open.")

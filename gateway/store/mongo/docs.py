@@ -24,7 +24,7 @@ Doc = dict[str, Any]
 Session = AsyncClientSession | None
 _CONFLICT_CODES = frozenset({112, 251})  # WriteConflict, NoSuchTransaction
 # What a tombstone drops of its thread document (it keeps the key, `ver` and `gone_at`).
-CONTENT_FIELDS = (*(f for f in THREAD_FIELDS if f not in ("org", "id")), "next_seq")
+CONTENT_FIELDS = (*(f for f in THREAD_FIELDS if f not in ("org", "id")), "next_seq", "pending")
 
 
 def text(value: str) -> str:
@@ -47,13 +47,28 @@ def us_of(moment: datetime) -> int:
 
 
 def standing_of(doc: Doc | None, at_us: int) -> tuple[Standing, ThreadRecord | None]:
-    """What the id of a thread document is now, and its thread when the document holds one."""
+    """What the id of a thread document is now, and its thread when the document holds one.
+
+    A turn not yet committed (`pending`, see `gateway.store.mongo.pending`) is not part of it: the
+    thread is as it was before that turn, and a thread that turn creates does not exist yet.
+    """
     if doc is None:
         return standing(None, None, at_us), None
     if doc.get("tomb"):
         return standing(None, us_of(doc["gone_at"]), at_us), None
+    pending = doc.get("pending")
+    if pending is not None:
+        if pending["before"] is None:
+            return standing(None, None, at_us), None
+        doc = {**doc, **pending["before"]}
     thread = thread_of(doc)
     return standing(thread, None, at_us), thread
+
+
+def pending_response(doc: Doc | None) -> str | None:
+    """The response id of the thread's turn not yet committed, if any: its messages are not shown."""
+    pending = None if doc is None else doc.get("pending")
+    return None if pending is None else str(pending["rid"])
 
 
 def response_doc(r: ResponseRecord) -> Doc:

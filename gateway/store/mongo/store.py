@@ -18,6 +18,7 @@ from __future__ import annotations
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import dt, unavailable
 from gateway.store.mongo.locks import MongoLocks
+from gateway.store.mongo.pending import PendingTurns
 from gateway.store.mongo.responses import MongoResponses
 from gateway.store.mongo.threads import MongoThreads
 from gateway.store.protocols import PurgeReport
@@ -28,10 +29,14 @@ _PURGE_BATCH = 500
 class MongoStore:
     name = "mongodb"
 
-    def __init__(self, db: MongoDatabase) -> None:
+    def __init__(self, db: MongoDatabase, *, pending_grace_s: float | None = None) -> None:
         self._db = db
         self._locks = MongoLocks(db)
-        self._threads = MongoThreads(db, self._locks)
+        # A pending turn is settled once its writer is surely done: the server keeps the driver's
+        # `timeoutMS` too, so twice that leaves room for a clock that runs a little fast.
+        grace = 2 * db.timeout_s if pending_grace_s is None else pending_grace_s
+        self._pending = PendingTurns(db, grace_s=grace)
+        self._threads = MongoThreads(db, self._locks, self._pending)
         self._responses = MongoResponses(db)
 
     @property
@@ -58,11 +63,14 @@ class MongoStore:
     @unavailable
     async def purge_expired(self, at_us: int) -> PurgeReport:
         db = self._db
+        await self._pending.repair()
         threads = 0
         response_ids: list[tuple[str, str]] = []
         while True:
             docs = (
-                await db.threads.find({"tomb": False, "expires_us": {"$lte": at_us}})
+                await db.threads.find(
+                    {"tomb": False, "expires_us": {"$lte": at_us}, "pending": {"$exists": False}}
+                )
                 .limit(_PURGE_BATCH)
                 .to_list()
             )

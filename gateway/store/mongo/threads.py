@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 
 from gateway.core.records import (
     HistoryMessage,
@@ -36,12 +36,14 @@ from gateway.store.mongo.docs import (
     backoff,
     dt,
     key,
+    pending_response,
     response_doc,
     standing_of,
     text,
     unavailable,
 )
 from gateway.store.mongo.locks import MongoLocks
+from gateway.store.mongo.pending import PendingTurns, pending_record
 from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView, TurnWrite
 from providers.base import ChatMessage
 
@@ -53,13 +55,25 @@ _HISTORY_FIELDS = {"_id": 0, "seq": 1, "role": 1, "texts": 1}
 class MongoThreads:
     """`ThreadStore` over the `threads` and `messages` collections (and a turn's response)."""
 
-    def __init__(self, db: MongoDatabase, locks: MongoLocks) -> None:
+    def __init__(self, db: MongoDatabase, locks: MongoLocks, pending: PendingTurns) -> None:
         self._db = db
         self._locks = locks
+        self._pending = pending
+
+    async def _find_settled(self, org: str, thread_id: str, s: Session = None) -> Doc | None:
+        """The thread's document for a write: once no turn of another writer is pending on it
+        (settled when that writer is past its time, else waited for)."""
+        for attempt in range(MAX_ATTEMPTS):
+            doc = await self._db.find(org, thread_id, s)
+            if doc is None or "pending" not in doc:
+                return doc
+            if not await self._pending.settle(doc, s):
+                await backoff(attempt)
+        raise StoreUnavailable("The thread store is too busy; try again.")
 
     async def _live(self, org: str, thread_id: str, at_us: int, s: Session = None) -> Doc | None:
-        """The live thread's document; an expired one is tombstoned on the spot."""
-        doc = await self._db.find(org, thread_id, s)
+        """The live thread's document, settled for a write; an expired one is tombstoned on the spot."""
+        doc = await self._find_settled(org, thread_id, s)
         standing, _ = standing_of(doc, at_us)
         if standing is Standing.EXPIRED and doc is not None:
             await self._db.tombstone(doc, s)
@@ -68,7 +82,7 @@ class MongoThreads:
     @unavailable
     async def create_thread(self, thread: ThreadRecord) -> ThreadRecord:
         for _ in range(MAX_ATTEMPTS):
-            doc = await self._db.find(thread.org, thread.id)
+            doc = await self._find_settled(thread.org, thread.id)
             standing, _ = standing_of(doc, thread.created_us)
             check_create(standing, thread.id)
             if doc is None:
@@ -90,8 +104,11 @@ class MongoThreads:
 
     @unavailable
     async def get_thread(self, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
-        doc = await self._live(org, thread_id, at_us)
-        return None if doc is None else thread_of(doc)
+        doc = await self._db.find(org, thread_id)
+        standing, thread = standing_of(doc, at_us)
+        if standing is Standing.EXPIRED:
+            await self._live(org, thread_id, at_us)  # tombstoned (a write: settled first)
+        return thread if standing is Standing.LIVE else None
 
     @unavailable
     async def turn_view(
@@ -99,13 +116,14 @@ class MongoThreads:
     ) -> TurnView:
         doc = await self._db.find(org, thread_id)
         standing, thread = standing_of(doc, at_us)
-        if standing is Standing.EXPIRED and doc is not None:
-            await self._db.tombstone(doc)
+        if standing is Standing.EXPIRED:
+            await self._live(org, thread_id, at_us)  # tombstoned (a write: settled first)
         if standing is not Standing.LIVE:
             return TurnView(thread=None, tombstoned=is_gone(standing))
+        hidden = pending_response(doc)
         system, recent = await asyncio.gather(
-            self.system_messages(org, thread_id, limit=system_limit),
-            self.recent_messages(org, thread_id, before_seq=None, limit=recent_limit),
+            self._tail(self._history_query(org, thread_id, hidden, system=True), system_limit),
+            self._tail(self._history_query(org, thread_id, hidden, system=False), recent_limit),
         )
         return TurnView(thread=thread, system=system, recent=recent)
 
@@ -118,7 +136,14 @@ class MongoThreads:
     async def list_threads(
         self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
     ) -> Page[ThreadRecord]:
-        query: Doc = {"org": text(org), "tomb": False, "visible": bool(visible), "expires_us": {"$gt": at_us}}
+        query: Doc = {
+            "org": text(org),
+            "tomb": False,
+            "visible": bool(visible),
+            "expires_us": {"$gt": at_us},
+            # Not a thread that a turn still pending would create.
+            "$nor": [{"pending": {"$exists": True}, "pending.before": None}],
+        }
         if state is not None:
             query["state"] = text(state)
         if after is not None:
@@ -182,10 +207,14 @@ class MongoThreads:
     async def list_messages(
         self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
     ) -> Page[MessageRecord] | None:
-        standing, _ = standing_of(await self._db.find(org, thread_id), at_us)
+        doc = await self._db.find(org, thread_id)
+        standing, _ = standing_of(doc, at_us)
         if standing is not Standing.LIVE:
             return None
         query: Doc = {"org": text(org), "thread_id": text(thread_id)}
+        hidden = pending_response(doc)
+        if hidden is not None:
+            query["response_id"] = {"$ne": hidden}
         if after is not None:
             cursor = await self._db.messages.find_one(
                 {"org": text(org), "id": text(after), "thread_id": text(thread_id)}
@@ -210,18 +239,31 @@ class MongoThreads:
         )
         return [HistoryMessage(d["seq"], ChatMessage(d["role"], tuple(d["texts"]))) for d in docs]
 
+    @staticmethod
+    def _history_query(org: str, thread_id: str, hidden: str | None, *, system: bool) -> Doc:
+        query: Doc = {
+            "org": text(org),
+            "thread_id": text(thread_id),
+            "role": "system" if system else {"$ne": "system"},
+        }
+        if hidden is not None:
+            query["response_id"] = {"$ne": hidden}
+        return query
+
     @unavailable
     async def recent_messages(
         self, org: str, thread_id: str, *, before_seq: int | None, limit: int
     ) -> list[HistoryMessage]:
-        query: Doc = {"org": text(org), "thread_id": text(thread_id), "role": {"$ne": "system"}}
+        hidden = pending_response(await self._db.find(org, thread_id))
+        query = self._history_query(org, thread_id, hidden, system=False)
         if before_seq is not None:
             query["seq"] = {"$lt": int(before_seq)}
         return await self._tail(query, limit)
 
     @unavailable
     async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[HistoryMessage]:
-        return await self._tail({"org": text(org), "thread_id": text(thread_id), "role": "system"}, limit)
+        hidden = pending_response(await self._db.find(org, thread_id))
+        return await self._tail(self._history_query(org, thread_id, hidden, system=True), limit)
 
     @unavailable
     async def append_turn(self, turn: TurnWrite) -> ThreadRecord:
@@ -236,12 +278,11 @@ class MongoThreads:
                 if reserved is None:
                     return None
                 after, first = reserved
-                try:
-                    await self._insert_turn(turn, first, after, s)
-                except PyMongoError:
-                    if s is None:
-                        await self._compensate(turn)
-                    raise
+                # A failure from here on leaves the turn pending: settled later from what the
+                # database holds (see `pending`), never undone by a guess in this process.
+                await self._insert_turn(turn, first, after, s)
+                if s is None:
+                    await self._pending.commit(turn.org, turn.thread_id, turn.response.id)
                 return after
 
             result = await self._db.atomic(attempt_turn)
@@ -252,31 +293,40 @@ class MongoThreads:
 
     async def _reserve(self, turn: TurnWrite, s: Session) -> tuple[ThreadRecord, int] | None:
         """Check the rules and reserve the turn's sequence numbers; None when another writer came
-        first."""
+        first (or its turn is still pending): the caller tries again."""
         org, thread_id, n = turn.org, turn.thread_id, len(turn.messages)
         doc = await self._db.find(org, thread_id, s)
+        if doc is not None and "pending" in doc:
+            await self._pending.settle(doc, s)
+            return None
         standing, found = standing_of(doc, turn.at_us)
         if standing is Standing.EXPIRED and doc is not None:
             await self._db.tombstone(doc, s)
         base, creating = turn_base(standing, found, turn.create, thread_id)
         after = turn.update(base)
+        # Without a transaction the turn is pending until all its writes succeeded.
+        before = (
+            None if creating else {f: v for f, v in thread_fields(base).items() if f not in ("org", "id")}
+        )
+        pending = {} if s is not None else {"pending": pending_record(turn.response.id, n, before)}
         if not creating:
             assert doc is not None
             done = await self._db.threads.update_one(
                 {**key(org, thread_id), "ver": doc["ver"]},
-                {"$set": thread_fields(after), "$inc": {"ver": 1, "next_seq": n}},
+                {"$set": {**thread_fields(after), **pending}, "$inc": {"ver": 1, "next_seq": n}},
                 session=s,
             )
             return (after, doc["next_seq"] + 1) if done.matched_count else None
+        fresh = {**self._db.new_doc(after, n, 1 if doc is None else doc["ver"] + 1), **pending}
         if doc is None:
             try:
-                await self._db.threads.insert_one(self._db.new_doc(after, n, 1), session=s)
+                await self._db.threads.insert_one(fresh, session=s)
             except DuplicateKeyError:
                 return None
             return after, 1
         # A stale tombstone: the id is free again.
         done = await self._db.threads.replace_one(
-            {**key(org, thread_id), "ver": doc["ver"]}, self._db.new_doc(after, n, doc["ver"] + 1), session=s
+            {**key(org, thread_id), "ver": doc["ver"]}, fresh, session=s
         )
         return (after, 1) if done.matched_count else None
 
@@ -302,24 +352,3 @@ class MongoThreads:
         )
         saved = with_turn_inputs(by_reference(turn.response), first, len(turn.messages) - 1)
         await self._db.responses.insert_one(response_doc(saved), session=s)
-
-    async def _compensate(self, turn: TurnWrite) -> None:
-        """Without a transaction: undo a reservation whose inserts failed (best effort)."""
-        org, thread_id, response, n = turn.org, turn.thread_id, turn.response, len(turn.messages)
-        try:
-            await self._db.messages.delete_many(
-                {"org": org, "thread_id": thread_id, "response_id": response.id}
-            )
-            await self._db.threads.update_one(
-                {**key(org, thread_id), "tomb": False},
-                {
-                    "$inc": {
-                        "message_count": -n,
-                        "input_tokens": -response.usage.input_tokens,
-                        "output_tokens": -response.usage.output_tokens,
-                        "ver": 1,
-                    }
-                },
-            )
-        except PyMongoError:
-            pass  # the store is failing; the turn is reported failed either way
