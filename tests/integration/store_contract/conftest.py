@@ -30,7 +30,8 @@ async def mongo_store() -> AsyncIterator[Backend]:
     # "auto": the versioned scheme alone on mongoeco's server (a standalone server), and inside
     # transactions on a real replica set given by GATEWAY_TEST_MONGODB_URI.
     async with mongo_uri() as uri:
-        s = MongoStore(MongoDatabase(uri, LIMITS, database=f"gw_{uuid.uuid4().hex[:8]}"))
+        # mongoeco is slow on large writes (a turn of 300 messages takes seconds): a roomy bound.
+        s = MongoStore(MongoDatabase(uri, LIMITS, database=f"gw_{uuid.uuid4().hex[:8]}", timeout_s=30))
         await s.open()
         yield s
         await s.close()
