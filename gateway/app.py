@@ -101,6 +101,7 @@ def create_app(
     caller = Caller(
         registry, CallPolicy(total_timeout_s=settings.provider_timeout_s, attempts=settings.provider_attempts)
     )
+    max_turn_s = settings.provider_timeout_s + 60
     services = Services(
         store=the_store,
         limits=limits,
@@ -109,8 +110,9 @@ def create_app(
             caller,
             limits,
             # No turn holds its thread longer than a provider call and its save may take.
-            locks=TurnLocks(the_store.turn_locks, max_hold_s=settings.provider_timeout_s + 60),
+            locks=TurnLocks(the_store.turn_locks, max_hold_s=max_turn_s),
             turn_wait_s=settings.turn_wait_s,
+            max_turn_s=max_turn_s,
             clock=clock,
         ),
         threads=ThreadService(the_store.threads, limits, clock),

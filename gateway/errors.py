@@ -89,6 +89,16 @@ class ThreadBusy(Conflict):
         )
 
 
+class IdempotencyInFlight(Conflict):
+    code = "IDEMPOTENCY_IN_FLIGHT"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A request with this Idempotency-Key is still running; retry once it has finished.",
+            headers={"Retry-After": "1"},
+        )
+
+
 class InvalidStateTransition(Conflict):
     code = "INVALID_STATE_TRANSITION"
 
@@ -103,6 +113,13 @@ class PayloadTooLarge(GatewayError):
 
 class ValidationFailed(GatewayError):
     status, code, type = 422, "VALIDATION_ERROR", "invalid_request_error"
+
+
+class IdempotencyMismatch(GatewayError):
+    status, code, type = 422, "IDEMPOTENCY_MISMATCH", "invalid_request_error"
+
+    def __init__(self) -> None:
+        super().__init__("This Idempotency-Key was used with a different request.")
 
 
 class MetadataTooLarge(GatewayError):

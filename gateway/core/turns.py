@@ -16,11 +16,11 @@ from cachetools import LRUCache
 from gateway import errors
 from gateway.core.budget import Budget, batch_for, fit_history, fit_in_memory
 from gateway.core.calls import Caller
+from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared, StreamEvent
 from gateway.core.records import (
     HistoryMessage,
     MessageRecord,
     ResponseRecord,
-    State,
     ThreadRecord,
     Usage,
     seq_ranges,
@@ -29,60 +29,24 @@ from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
 from gateway.core.rules import Limits, apply_turn, check_accepts_turn, check_message_limit, new_thread, now_us
 from gateway.ids import new_id
 from gateway.store.locks import TurnLocks
-from gateway.store.protocols import Backend, TurnLease, TurnView, TurnWrite
+from gateway.store.protocols import (
+    Backend,
+    IdemClaimed,
+    IdemDone,
+    IdemInFlight,
+    IdemMismatch,
+    IdemReplay,
+    TurnLease,
+    TurnView,
+    TurnWrite,
+)
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
-from providers.registry import Route
 
 SYSTEM_HISTORY_LIMIT = 256
 SIZE_ESTIMATES = 16_384
 _chat: Callable[[HistoryMessage], ChatMessage] = operator.attrgetter("message")
 _seq: Callable[[HistoryMessage], int] = operator.attrgetter("seq")
 _log = structlog.get_logger("gateway.turns")
-
-
-class Prepared(msgspec.Struct, frozen=True, kw_only=True):
-    """A turn checked and assembled, ready for the model."""
-
-    org: str
-    model: str
-    routes: tuple[Route, ...]
-    # Sequence numbers of the thread messages in `context` (a thread turn only).
-    history_seqs: tuple[int, ...] = ()
-    request: ModelRequest
-    inputs: tuple[ChatMessage, ...]
-    # What the model sees, without this request's instructions: saved with the response.
-    context: tuple[ChatMessage, ...]
-    thread_id: str | None
-    create: ThreadRecord | None
-    thread_state: State | None
-    previous_response_id: str | None
-    response_id: str
-    created_us: int
-    # The thread's lease, held until the turn is saved or given up (a thread turn only).
-    lease: TurnLease | None = None
-
-
-class Created(msgspec.Struct, frozen=True):
-    prepared: Prepared
-
-
-class Delta(msgspec.Struct, frozen=True):
-    text: str
-
-
-class Done(msgspec.Struct, frozen=True):
-    text: str
-
-
-class Completed(msgspec.Struct, frozen=True):
-    response: ResponseRecord
-
-
-class Failed(msgspec.Struct, frozen=True):
-    error: errors.GatewayError
-
-
-StreamEvent = Created | Delta | Done | Completed | Failed
 
 
 class TurnService:
@@ -96,10 +60,14 @@ class TurnService:
         *,
         locks: TurnLocks,
         turn_wait_s: float,
+        max_turn_s: float,
         clock: Callable[[], int] = now_us,
     ) -> None:
         self._threads = store.threads
         self._responses = store.responses
+        self._idempotency = store.idempotency
+        # A claimed key whose request ran longer than any turn can is free again (its holder died).
+        self._idem_hold_us = int(max_turn_s * 1_000_000)
         self._caller = caller
         self._limits = limits
         self._locks = locks
@@ -111,8 +79,40 @@ class TurnService:
 
     # -- before the model -----------------------------------------------------------------------
 
-    async def prepare(self, org: str, req: TurnRequest) -> Prepared:
-        """Everything that can fail before the model is called: the thread, its rules, the context."""
+    async def claim(self, org: str, key: str, fingerprint: str) -> IdemClaimed | IdemReplay:
+        """Take an `Idempotency-Key` for a request: the claim to run it under, or the answer the
+        key's first request saved. 409 while that request runs; 422 for another request's key."""
+        claim = await self._idempotency.claim(
+            org, key, fingerprint, at_us=self._clock(), hold_us=self._idem_hold_us
+        )
+        if isinstance(claim, IdemInFlight):
+            raise errors.IdempotencyInFlight()
+        if isinstance(claim, IdemMismatch):
+            raise errors.IdempotencyMismatch()
+        return claim
+
+    async def prepare(
+        self, org: str, req: TurnRequest, *, idempotency: IdemClaimed | None = None
+    ) -> Prepared:
+        """Everything that can fail before the model is called: the thread, its rules, the context.
+
+        A raise here releases `idempotency` (nothing was saved)."""
+        try:
+            prepared = await self._prepare(org, req)
+        except BaseException:
+            await self._release_claim(idempotency)
+            raise
+        return msgspec.structs.replace(prepared, idempotency=idempotency) if idempotency else prepared
+
+    async def _release_claim(self, claim: IdemClaimed | None) -> None:
+        if claim is None:
+            return
+        try:
+            await self._idempotency.release(claim)
+        except Exception:  # noqa: BLE001 - an unreleased key frees itself when its hold runs out
+            _log.warning("idempotency_release_failed", exc_info=True)
+
+    async def _prepare(self, org: str, req: TurnRequest) -> Prepared:
         routes = self._caller.routes(req.model)
         route = routes[0]
         provider = route.provider
@@ -204,7 +204,14 @@ class TurnService:
 
     async def abandon(self, p: Prepared) -> None:
         """Give up a prepared turn that will not be run (its thread's lease goes to the next turn)."""
+        await self._finish(p, saved=False)
+
+    async def _finish(self, p: Prepared, *, saved: bool) -> None:
+        """After a turn: the thread's lease given up; the idempotency key freed unless saved (its
+        answer was written with the turn). Idempotent."""
         await self._locks.release(p.lease)
+        if not saved:
+            await self._release_claim(p.idempotency)  # a second release finds nothing to free
 
     async def _thread_history(
         self, org: str, thread_id: str, budget: Budget, view: TurnView, first: int
@@ -234,14 +241,18 @@ class TurnService:
     # -- the model, then the save ---------------------------------------------------------------
 
     async def complete(self, p: Prepared) -> ResponseRecord:
+        saved = False
         try:
             completion = await self._caller.complete(p.routes, p.request)
-            return await self._save(p, completion)
+            response = await self._save(p, completion)
+            saved = True
+            return response
         finally:
-            await self._locks.release(p.lease)
+            await self._finish(p, saved=saved)
 
     async def stream(self, p: Prepared) -> AsyncGenerator[StreamEvent]:
         """Events of SPEC §3.3. Nothing is saved unless the stream reaches its end."""
+        saved = False
         try:
             yield Created(p)
             try:
@@ -266,11 +277,12 @@ class TurnService:
                 yield Failed(errors.InternalError("The gateway failed to process the request."))
                 return
             # Saved: the next turn may go ahead before this client reads the last event.
-            await self._locks.release(p.lease)
+            saved = True
+            await self._finish(p, saved=True)
             yield Completed(response)
         finally:
             # Also when the client left mid-stream (the generator is closed): nothing was saved.
-            await self._locks.release(p.lease)
+            await self._finish(p, saved=saved)
 
     async def _save(self, p: Prepared, completion: Completion) -> ResponseRecord:
         at = self._clock()
@@ -289,8 +301,17 @@ class TurnService:
             usage=usage,
             context=p.context,
         )
+        done = (
+            None
+            if p.idempotency is None
+            else IdemDone(
+                claim=p.idempotency,
+                response=msgspec.structs.replace(response, context=()),
+                expires_us=at + self._limits.response_ttl_us,
+            )
+        )
         if p.previous_response_id is not None or p.thread_id is None:
-            await self._responses.save_response(response)
+            await self._responses.save_response(response, done)
             return response
         # Stored by reference to the thread's messages, not as a copy of the whole context.
         response = msgspec.structs.replace(response, context_ref=seq_ranges(list(p.history_seqs)))
@@ -325,6 +346,8 @@ class TurnService:
                 response=response,
                 update=update,
                 at_us=at,
+                lease=p.lease,
+                idempotency=done,
             )
         )
         return response

@@ -17,6 +17,8 @@ from gateway.core.records import ResponseRecord, ThreadRecord
 from gateway.store.cache import ResponseCache
 from gateway.store.protocols import (
     Backend,
+    IdemDone,
+    IdempotencyStore,
     PurgeReport,
     ResponseStore,
     SharedLocks,
@@ -66,8 +68,8 @@ class CachedResponses:
         self._threads = threads
         self._cache = cache
 
-    async def save_response(self, response: ResponseRecord) -> None:
-        await self._responses.save_response(response)
+    async def save_response(self, response: ResponseRecord, idempotency: IdemDone | None = None) -> None:
+        await self._responses.save_response(response, idempotency)
         await self._cache.put(response)
 
     async def _thread_stands(self, response: ResponseRecord, at_us: int) -> bool:
@@ -113,6 +115,10 @@ class CachedStore:
     @property
     def turn_locks(self) -> SharedLocks:
         return self._backend.turn_locks
+
+    @property
+    def idempotency(self) -> IdempotencyStore:
+        return self._backend.idempotency
 
     @property
     def cache_name(self) -> str:

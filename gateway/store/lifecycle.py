@@ -14,6 +14,7 @@ import msgspec
 from gateway.core.records import Page, ResponseRecord, ThreadRecord
 from gateway.core.rules import is_expired
 from gateway.errors import ThreadAlreadyExists, ThreadNotFound
+from gateway.store.protocols import IdemInFlight, IdemMismatch, IdemReplay
 from providers.base import ChatMessage
 
 
@@ -88,3 +89,34 @@ def with_context(response: ResponseRecord, messages: Sequence[ChatMessage]) -> R
     if len(messages) != referenced_count(response):
         return None
     return msgspec.structs.replace(response, context=tuple(messages))
+
+
+class IdemRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What a store holds of an idempotency key (its backend-neutral fields)."""
+
+    fingerprint: str
+    token: int
+    held_until_us: int  # while its request runs
+    answer: ResponseRecord | None  # once its request saved a turn
+    expires_us: int
+
+
+def idem_standing(
+    record: IdemRecord | None, fingerprint: str, at_us: int
+) -> IdemReplay | IdemInFlight | IdemMismatch | None:
+    """What a key's stored record means for a new request; None: the request may claim the key
+    (never used, expired, or its holder ran out of time without saving a turn)."""
+    if record is None or record.expires_us <= at_us:
+        return None
+    if record.fingerprint != fingerprint:
+        return IdemMismatch()
+    if record.answer is not None:
+        return IdemReplay(response=record.answer)
+    if record.held_until_us > at_us:
+        return IdemInFlight()
+    return None
+
+
+def next_token(record: IdemRecord | None) -> int:
+    """A claim's fencing token: one more than the last claim's, so a late holder cannot finish."""
+    return 1 if record is None else record.token + 1

@@ -49,6 +49,39 @@ class TurnLease(msgspec.Struct, frozen=True, kw_only=True):
     token: int
 
 
+class IdemClaimed(msgspec.Struct, frozen=True, kw_only=True):
+    """This request holds its `Idempotency-Key`: it runs, and its saved turn records its answer."""
+
+    org: str
+    key: str
+    token: int
+
+
+class IdemReplay(msgspec.Struct, frozen=True, kw_only=True):
+    """The key's first request saved this answer: it is answered again, nothing runs."""
+
+    response: ResponseRecord
+
+
+class IdemInFlight(msgspec.Struct, frozen=True):
+    """The key's first request is still running."""
+
+
+class IdemMismatch(msgspec.Struct, frozen=True):
+    """The key was used with another request."""
+
+
+IdemClaim = IdemClaimed | IdemReplay | IdemInFlight | IdemMismatch
+
+
+class IdemDone(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer a claimed key keeps, written with the turn that made it (same transaction)."""
+
+    claim: IdemClaimed
+    response: ResponseRecord  # without its context: the answer, not what the model saw
+    expires_us: int
+
+
 class TurnWrite(msgspec.Struct, frozen=True, kw_only=True):
     """One turn to append: its messages (the inputs, then the output) and its response.
 
@@ -67,6 +100,8 @@ class TurnWrite(msgspec.Struct, frozen=True, kw_only=True):
     at_us: int
     # The lease the turn was prepared under (None: written without one, as the store tests do).
     lease: TurnLease | None = None
+    # The idempotency key's answer, kept with the turn (None: the request had no key).
+    idempotency: IdemDone | None = None
 
 
 class CursorNotFound(Exception):
@@ -124,7 +159,8 @@ class ThreadStore(Protocol):
 class ResponseStore(Protocol):
     """Responses kept for `previousResponseId` (24 hours by default)."""
 
-    async def save_response(self, response: ResponseRecord) -> None: ...
+    async def save_response(self, response: ResponseRecord, idempotency: IdemDone | None = None) -> None:
+        """Insert (with the idempotency key's answer, in the same write, when given)."""
 
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
         """The live response with its `context` filled in, or None (unknown, expired or another
@@ -144,6 +180,18 @@ class SharedLocks(Protocol):
         """Give the lease up (a lease already lost is left alone)."""
 
 
+class IdempotencyStore(Protocol):
+    """`Idempotency-Key`s: scoped by organization, an answer kept for a day (SPEC §15)."""
+
+    async def claim(self, org: str, key: str, fingerprint: str, *, at_us: int, hold_us: int) -> IdemClaim:
+        """Take the key for a request (atomically): a free key, or one whose holder ran past
+        `hold_us`, is claimed; a key used with another fingerprint is a mismatch; a key with a
+        kept answer replays it; a key held is in flight."""
+
+    async def release(self, claim: IdemClaimed) -> None:
+        """The claimed request saved nothing: the key is free for a retry."""
+
+
 class Backend(Protocol):
     """One database: its life and its aggregates."""
 
@@ -157,6 +205,9 @@ class Backend(Protocol):
 
     @property
     def turn_locks(self) -> SharedLocks: ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
     async def open(self) -> None: ...
 

@@ -34,6 +34,7 @@ from gateway.doors.freddy.turn import TurnEdge
 from gateway.http.auth import KeyRing, presented_key
 from gateway.http.body import UNREADABLE, hand_over
 from gateway.http.context import before_send, request_id
+from gateway.http.idempotency import idempotency_key
 
 PATH = "/v1/model/response"
 
@@ -115,8 +116,8 @@ class FastTurns:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=rid, organization_id=org)
         try:
-            body = await self._edge.answer(org, data)
-            status, extra = 200, {}
+            body, extra = await self._edge.answer(org, data, idempotency_key(scope["headers"]))
+            status = 200
         except Exception as exc:  # noqa: BLE001 - every failure becomes the envelope, as in the framework
             error, body = self._edge.error(exc, rid)
             status, extra = error.status, error.headers

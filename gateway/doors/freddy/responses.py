@@ -14,9 +14,11 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import Stream
 
+from gateway.core.records import ResponseRecord
 from gateway.doors.freddy.schemas import ResponseObject, ResponseRequest
-from gateway.doors.freddy.turn import TurnEdge
+from gateway.doors.freddy.turn import REPLAYED, TurnEdge
 from gateway.http.context import request_id
+from gateway.http.idempotency import idempotency_key
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
 
@@ -37,9 +39,15 @@ async def create_response(
     request: Request[Any, Any, Any], data: JSONBody[ResponseRequest], edge: NamedDependency[TurnEdge]
 ) -> ResponseObject | Stream:
     org: str = request.state.org
+    key = idempotency_key(request.scope["headers"])
     if not data.stream:
-        return Response(await edge.answer(org, data), media_type="application/json")  # type: ignore[return-value]
-    prepared = await edge.prepare(org, data)
+        body, headers = await edge.answer(org, data, key)
+        return Response(body, media_type="application/json", headers=headers)  # type: ignore[return-value]
+    prepared = await edge.prepare(org, data, key)
+    if isinstance(prepared, ResponseRecord):
+        return EventStream(
+            edge.replay_events(prepared), media_type="text/event-stream", headers={**SSE_HEADERS, **REPLAYED}
+        )
     return EventStream(
         edge.events(prepared, request_id(request.scope)),
         media_type="text/event-stream",

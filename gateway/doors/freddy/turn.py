@@ -13,15 +13,20 @@ import msgspec
 import structlog
 
 from gateway import errors
+from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared
+from gateway.core.records import ResponseRecord
 from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
-from gateway.core.turns import Completed, Created, Delta, Done, Failed, Prepared, TurnService
+from gateway.core.turns import TurnService
 from gateway.doors.freddy.errors import error_body, render_error
 from gateway.doors.freddy.render import in_progress_object, response_object
 from gateway.doors.freddy.schemas import ResponseRequest, ThreadRef
 from gateway.http.auth import check_organization
+from gateway.http.idempotency import fingerprint
+from gateway.store.protocols import IdemReplay
 from providers.base import ChatMessage
 
 _encode = msgspec.json.Encoder().encode
+ROUTE = "freddy:POST /v1/model/response"
 
 
 def to_turn(req: ResponseRequest) -> TurnRequest:
@@ -61,22 +66,56 @@ def sse(name: str, **fields: Any) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _encode({"type": name, **fields}) + b"\n\n"
 
 
+REPLAYED = {"Idempotent-Replayed": "true"}
+
+
 class TurnEdge:
     def __init__(self, turns: TurnService) -> None:
         self._turns = turns
 
-    async def prepare(self, org: str, req: ResponseRequest) -> Prepared:
-        """Checks and context, before the model: errors here are plain JSON, even for a stream."""
+    async def prepare(
+        self, org: str, req: ResponseRequest, key: str | None = None
+    ) -> Prepared | ResponseRecord:
+        """Checks and context, before the model: errors here are plain JSON, even for a stream.
+
+        With an `Idempotency-Key` whose first request saved its turn: that answer, to send again.
+        """
         check_organization(req.organization_id, org)
         structlog.contextvars.bind_contextvars(model=req.model)
-        prepared = await self._turns.prepare(org, to_turn(req))
+        claim = None
+        if key is not None:
+            found = await self._turns.claim(org, key, fingerprint(ROUTE, req))
+            if isinstance(found, IdemReplay):
+                return found.response
+            claim = found
+        prepared = await self._turns.prepare(org, to_turn(req), idempotency=claim)
         structlog.contextvars.bind_contextvars(thread_id=prepared.thread_id)
         return prepared
 
-    async def answer(self, org: str, req: ResponseRequest) -> bytes:
-        """The whole non-streamed turn: the response object as JSON."""
-        prepared = await self.prepare(org, req)
-        return _encode(response_object(await self._turns.complete(prepared)))
+    async def answer(
+        self, org: str, req: ResponseRequest, key: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """The whole non-streamed turn: the response object as JSON, and extra headers."""
+        prepared = await self.prepare(org, req, key)
+        if isinstance(prepared, ResponseRecord):
+            return _encode(response_object(prepared)), REPLAYED
+        return _encode(response_object(await self._turns.complete(prepared))), {}
+
+    async def replay_events(self, response: ResponseRecord) -> AsyncIterator[bytes]:
+        """A saved answer sent again as a stream: the events of SPEC §3.3, its text in one delta."""
+        obj = response_object(response)
+        started = in_progress_object(
+            response.id,
+            response.created_us,
+            response.model,
+            response.thread_id,
+            response.previous_response_id,
+        )
+        yield sse("response.created", response=started)
+        if response.output_text:
+            yield sse("response.output_text.delta", delta=response.output_text)
+        yield sse("response.output_text.done", text=response.output_text)
+        yield sse("response.completed", response=obj)
 
     @staticmethod
     def error(exc: Exception, rid: str) -> tuple[errors.GatewayError, bytes]:

@@ -81,6 +81,10 @@ class MongoDatabase:
     def leases(self) -> AsyncCollection[Doc]:
         return self._opened()[3]
 
+    @property
+    def idempotency(self) -> AsyncCollection[Doc]:
+        return self._opened()[4]
+
     @unavailable
     async def open(self) -> None:
         ms = self._timeout_ms
@@ -95,7 +99,7 @@ class MongoDatabase:
             tz_aware=True,
         )
         db = self._client[self._database]
-        self._collections = (db["threads"], db["messages"], db["responses"], db["leases"])
+        self._collections = (db["threads"], db["messages"], db["responses"], db["leases"], db["idempotency"])
         await ensure_indexes(*self._collections)
         if self._transactions_setting == "auto":
             hello = await self.client.admin.command("hello")

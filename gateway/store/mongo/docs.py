@@ -113,6 +113,7 @@ async def ensure_indexes(
     messages: AsyncCollection[Doc],
     responses: AsyncCollection[Doc],
     leases: AsyncCollection[Doc],
+    idempotency: AsyncCollection[Doc],
 ) -> None:
     """The indexes that make the store's rules hold in the database itself (idempotent)."""
     await threads.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
@@ -137,3 +138,5 @@ async def ensure_indexes(
     await responses.create_index("expires_at", expireAfterSeconds=0)
     await leases.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
     await leases.create_index("gone_at", expireAfterSeconds=0)
+    await idempotency.create_index([("org", ASCENDING), ("key", ASCENDING)], unique=True)
+    await idempotency.create_index("gone_at", expireAfterSeconds=0)

@@ -10,8 +10,8 @@ A pending turn whose writer failed is settled by the next writer of that thread,
 loop's repair, once it is older than `grace_s` (by then the server has given up on any of its
 writes, whose time is bounded by the client's `timeoutMS`): rolled forward when all its messages and
 its response are there, else rolled back (its messages and response deleted, the thread's fields put
-back, a thread it created removed). The sequence numbers of a rolled back turn are never used again:
-a gap that the lists skip.
+back, a thread it created removed, its idempotency key freed). The sequence numbers of a rolled back
+turn are never used again: a gap that the lists skip.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import structlog
 
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import Doc, Session, key
+from gateway.store.protocols import IdemClaimed
 
 _log = structlog.get_logger("gateway.store")
 
@@ -31,9 +32,10 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-def pending_record(rid: str, n: int, before: dict[str, Any] | None) -> Doc:
+def pending_record(rid: str, n: int, before: dict[str, Any] | None, claim: IdemClaimed | None) -> Doc:
     """What the reservation of a turn writes into its thread's document."""
-    return {"rid": rid, "n": n, "at_us": _now_us(), "before": before}
+    idem = None if claim is None else {"key": claim.key, "token": claim.token}
+    return {"rid": rid, "n": n, "at_us": _now_us(), "before": before, "idem": idem}
 
 
 class PendingTurns:
@@ -73,6 +75,11 @@ class PendingTurns:
             return
         await self._db.messages.delete_many(owned, session=s)
         await self._db.responses.delete_one({"org": org, "id": rid}, session=s)
+        idem = pending.get("idem")
+        if idem is not None:  # the key's answer went with the turn: a retry may run it again
+            await self._db.idempotency.delete_one(
+                {"org": org, "key": idem["key"], "token": idem["token"]}, session=s
+            )
         if pending["before"] is None:
             await self._db.threads.delete_one(guard, session=s)  # the turn would have created it
         else:

@@ -8,7 +8,9 @@ from gateway.core.records import ResponseRecord
 from gateway.store.codec import decode_response
 from gateway.store.lifecycle import with_context
 from gateway.store.mongo.database import MongoDatabase
-from gateway.store.mongo.docs import Doc, response_doc, text, unavailable
+from gateway.store.mongo.docs import Doc, Session, response_doc, text, unavailable
+from gateway.store.mongo.idempotency import finish
+from gateway.store.protocols import IdemDone
 from providers.base import ChatMessage
 
 
@@ -19,8 +21,13 @@ class MongoResponses:
         self._db = db
 
     @unavailable
-    async def save_response(self, response: ResponseRecord) -> None:
-        await self._db.responses.insert_one(response_doc(response))
+    async def save_response(self, response: ResponseRecord, idempotency: IdemDone | None = None) -> None:
+        async def op(s: Session) -> None:
+            await self._db.responses.insert_one(response_doc(response), session=s)
+            if idempotency is not None:
+                await finish(self._db, idempotency, s)
+
+        await self._db.atomic(op)
 
     @unavailable
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:

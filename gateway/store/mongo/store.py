@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import dt, unavailable
+from gateway.store.mongo.idempotency import MongoIdempotency
 from gateway.store.mongo.locks import MongoLocks
 from gateway.store.mongo.pending import PendingTurns
 from gateway.store.mongo.responses import MongoResponses
@@ -38,6 +39,7 @@ class MongoStore:
         self._pending = PendingTurns(db, grace_s=grace)
         self._threads = MongoThreads(db, self._locks, self._pending)
         self._responses = MongoResponses(db)
+        self._idempotency = MongoIdempotency(db)
 
     @property
     def threads(self) -> MongoThreads:
@@ -50,6 +52,10 @@ class MongoStore:
     @property
     def turn_locks(self) -> MongoLocks:
         return self._locks
+
+    @property
+    def idempotency(self) -> MongoIdempotency:
+        return self._idempotency
 
     async def open(self) -> None:
         await self._db.open()
@@ -89,6 +95,7 @@ class MongoStore:
             await db.responses.delete_many({"_id": {"$in": [d["_id"] for d in expired]}})
             response_ids += [(d["org"], d["id"]) for d in expired]
         gone = await db.threads.delete_many({"tomb": True, "gone_at": {"$lte": dt(at_us)}})
+        await db.idempotency.delete_many({"expires_us": {"$lte": at_us}})
         return PurgeReport(
             threads=threads,
             responses=len(response_ids),

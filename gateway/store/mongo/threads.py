@@ -42,6 +42,7 @@ from gateway.store.mongo.docs import (
     text,
     unavailable,
 )
+from gateway.store.mongo.idempotency import finish
 from gateway.store.mongo.locks import MongoLocks
 from gateway.store.mongo.pending import PendingTurns, pending_record
 from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView, TurnWrite
@@ -308,7 +309,8 @@ class MongoThreads:
         before = (
             None if creating else {f: v for f, v in thread_fields(base).items() if f not in ("org", "id")}
         )
-        pending = {} if s is not None else {"pending": pending_record(turn.response.id, n, before)}
+        claim = turn.idempotency.claim if turn.idempotency is not None else None
+        pending = {} if s is not None else {"pending": pending_record(turn.response.id, n, before, claim)}
         if not creating:
             assert doc is not None
             done = await self._db.threads.update_one(
@@ -352,3 +354,6 @@ class MongoThreads:
         )
         saved = with_turn_inputs(by_reference(turn.response), first, len(turn.messages) - 1)
         await self._db.responses.insert_one(response_doc(saved), session=s)
+        if turn.idempotency is not None:
+            # Before the commit: a turn rolled back later takes its key's answer with it.
+            await finish(self._db, turn.idempotency, s)

@@ -7,7 +7,9 @@ import sqlite3
 from gateway.core.records import ResponseRecord
 from gateway.store.codec import decode_response, decode_texts
 from gateway.store.lifecycle import with_context
+from gateway.store.protocols import IdemDone
 from gateway.store.sqlite.engine import SqliteEngine
+from gateway.store.sqlite.idempotency import finish
 from gateway.store.sqlite.schema import insert_response
 from providers.base import ChatMessage
 
@@ -18,8 +20,13 @@ class SqliteResponses:
     def __init__(self, engine: SqliteEngine) -> None:
         self._engine = engine
 
-    async def save_response(self, response: ResponseRecord) -> None:
-        await self._engine.write(lambda db: insert_response(db, response))
+    async def save_response(self, response: ResponseRecord, idempotency: IdemDone | None = None) -> None:
+        def op(db: sqlite3.Connection) -> None:
+            insert_response(db, response)
+            if idempotency is not None:
+                finish(db, idempotency)
+
+        await self._engine.write(op)
 
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
         def op(db: sqlite3.Connection) -> ResponseRecord | None:

@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS tombstones (
     PRIMARY KEY (org, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tombstones_by_expiry ON tombstones (expires_us);
+CREATE TABLE IF NOT EXISTS idempotency (
+    org TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, token INTEGER NOT NULL,
+    held_until_us INTEGER NOT NULL, answer BLOB, expires_us INTEGER NOT NULL,
+    PRIMARY KEY (org, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_us);
 """
 
 THREAD_COLS = ", ".join(THREAD_FIELDS)

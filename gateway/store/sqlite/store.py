@@ -12,6 +12,7 @@ import sqlite3
 from gateway.core.rules import Limits
 from gateway.store.protocols import PurgeReport
 from gateway.store.sqlite.engine import SqliteEngine
+from gateway.store.sqlite.idempotency import SqliteIdempotency
 from gateway.store.sqlite.locks import FileLocks
 from gateway.store.sqlite.responses import SqliteResponses
 from gateway.store.sqlite.schema import SCHEMA, THREAD_COLS, remove_thread, row_thread
@@ -33,6 +34,7 @@ class SqliteStore:
         self._threads = SqliteThreads(self._engine, limits)
         self._responses = SqliteResponses(self._engine)
         self._locks = FileLocks(path + ".locks")
+        self._idempotency = SqliteIdempotency(self._engine)
 
     @property
     def threads(self) -> SqliteThreads:
@@ -45,6 +47,10 @@ class SqliteStore:
     @property
     def turn_locks(self) -> FileLocks:
         return self._locks
+
+    @property
+    def idempotency(self) -> SqliteIdempotency:
+        return self._idempotency
 
     async def open(self) -> None:
         await self._engine.open(SCHEMA)
@@ -92,6 +98,9 @@ class SqliteStore:
                 break
         tombstones = await self._engine.write(
             lambda db: db.execute("DELETE FROM tombstones WHERE expires_us <= ?", (at_us,)).rowcount
+        )
+        await self._engine.write(
+            lambda db: db.execute("DELETE FROM idempotency WHERE expires_us <= ?", (at_us,))
         )
         return PurgeReport(
             threads=threads, responses=responses, tombstones=tombstones, response_ids=tuple(response_ids)

@@ -28,6 +28,7 @@ from gateway.store.codec import MESSAGE_FIELDS, encode_texts, message_of
 from gateway.store.lifecycle import Standing, check_create, in_thread_list, is_gone, page, turn_base
 from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView, TurnWrite
 from gateway.store.sqlite.engine import SqliteEngine
+from gateway.store.sqlite.idempotency import finish
 from gateway.store.sqlite.schema import (
     MSG_COLS,
     THREAD_COLS,
@@ -245,6 +246,8 @@ class SqliteThreads:
                     [v for row in chunk for v in row],
                 )
             insert_response(db, with_turn_inputs(by_reference(turn.response), first, len(messages) - 1))
+            if turn.idempotency is not None:
+                finish(db, turn.idempotency)
             return after
 
         return await self._engine.write(op, keep_on_refusal=True)

@@ -1,0 +1,59 @@
+"""A turn between its checks and its save: what `TurnService.prepare` hands to `complete` or
+`stream`, and the events a stream yields (SPEC §3.3)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from gateway import errors
+from gateway.core.records import ResponseRecord, State, ThreadRecord
+from gateway.store.protocols import IdemClaimed, TurnLease
+from providers.base import ChatMessage, ModelRequest
+from providers.registry import Route
+
+
+class Prepared(msgspec.Struct, frozen=True, kw_only=True):
+    """A turn checked and assembled, ready for the model."""
+
+    org: str
+    model: str
+    routes: tuple[Route, ...]
+    # Sequence numbers of the thread messages in `context` (a thread turn only).
+    history_seqs: tuple[int, ...] = ()
+    request: ModelRequest
+    inputs: tuple[ChatMessage, ...]
+    # What the model sees, without this request's instructions: saved with the response.
+    context: tuple[ChatMessage, ...]
+    thread_id: str | None
+    create: ThreadRecord | None
+    thread_state: State | None
+    previous_response_id: str | None
+    response_id: str
+    created_us: int
+    # The thread's lease, held until the turn is saved or given up (a thread turn only).
+    lease: TurnLease | None = None
+    # The request's idempotency key, held until the turn is saved (and keeps its answer) or failed.
+    idempotency: IdemClaimed | None = None
+
+
+class Created(msgspec.Struct, frozen=True):
+    prepared: Prepared
+
+
+class Delta(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Done(msgspec.Struct, frozen=True):
+    text: str
+
+
+class Completed(msgspec.Struct, frozen=True):
+    response: ResponseRecord
+
+
+class Failed(msgspec.Struct, frozen=True):
+    error: errors.GatewayError
+
+
+StreamEvent = Created | Delta | Done | Completed | Failed
