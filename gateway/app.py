@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from litestar import Litestar
@@ -15,6 +16,7 @@ from gateway.core.calls import Caller, CallPolicy
 from gateway.core.retention import purge_loop
 from gateway.core.rules import Limits, now_us
 from gateway.core.services import Services
+from gateway.core.shutdown import Shutdown
 from gateway.core.threads import ThreadService
 from gateway.core.turns import TurnService
 from gateway.doors.freddy.door import freddy_door
@@ -102,6 +104,7 @@ def create_app(
         registry, CallPolicy(total_timeout_s=settings.provider_timeout_s, attempts=settings.provider_attempts)
     )
     max_turn_s = settings.provider_timeout_s + 60
+    shutdown = Shutdown(grace_s=settings.shutdown_grace_s)
     services = Services(
         store=the_store,
         limits=limits,
@@ -113,6 +116,7 @@ def create_app(
             locks=TurnLocks(the_store.turn_locks, max_hold_s=max_turn_s),
             turn_wait_s=settings.turn_wait_s,
             max_turn_s=max_turn_s,
+            shutdown=shutdown,
             clock=clock,
         ),
         threads=ThreadService(the_store.threads, limits, clock),
@@ -123,9 +127,13 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await the_store.open()
         purger = asyncio.create_task(purge_loop(the_store, settings.purge_interval_s, clock))
+        # In the main thread (a server's worker), SIGTERM starts the drain; not in a test's thread.
+        undo = shutdown.install() if threading.current_thread() is threading.main_thread() else None
         try:
             yield
         finally:
+            if undo is not None:
+                undo()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger

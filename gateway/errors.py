@@ -154,6 +154,17 @@ class StoreUnavailable(GatewayError):
     status, code, type = 503, "STORE_UNAVAILABLE", "service_unavailable"
 
 
+class ShuttingDown(GatewayError):
+    """The process is shutting down and stopped this turn before saving anything."""
+
+    status, code, type = 503, "SHUTTING_DOWN", "service_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The gateway is restarting; the turn was not saved. Try again.", headers={"Retry-After": "1"}
+        )
+
+
 class ProviderTimeout(GatewayError):
     status, code, type = 504, "PROVIDER_TIMEOUT", "provider_error"
 

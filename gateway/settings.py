@@ -31,6 +31,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     provider_timeout_s: float = 120.0
     # How long a turn waits for the turn before it on the same thread (then 409 THREAD_BUSY).
     turn_wait_s: float = 30.0
+    # On SIGTERM: how long the requests in flight may take to finish (streams are stopped before).
+    shutdown_grace_s: float = 10.0
     purge_interval_s: float = 60.0
     sqlite_busy_timeout_s: float = 10.0
     response_cache_size: int = 10_000
@@ -93,6 +95,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_ECHO_CONTEXT_TOKENS": ("echo_context_tokens", int),
     "GATEWAY_PROVIDER_TIMEOUT_S": ("provider_timeout_s", float),
     "GATEWAY_TURN_WAIT_S": ("turn_wait_s", float),
+    "GATEWAY_SHUTDOWN_GRACE_S": ("shutdown_grace_s", float),
     "GATEWAY_PURGE_INTERVAL_S": ("purge_interval_s", float),
     "GATEWAY_SQLITE_BUSY_TIMEOUT_S": ("sqlite_busy_timeout_s", float),
     "GATEWAY_RESPONSE_CACHE_SIZE": ("response_cache_size", int),
@@ -164,6 +167,7 @@ def _check(s: Settings) -> None:
         "echo_context_tokens",
         "provider_timeout_s",
         "purge_interval_s",
+        "shutdown_grace_s",
         "workers",
         "mongodb_timeout_s",
         "mongodb_pool_size",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 import msgspec
 import structlog
@@ -182,7 +182,7 @@ class Caller:
 
     async def stream(
         self, routes: Sequence[Route], request: ModelRequest
-    ) -> AsyncIterator[TextDelta | Completion]:
+    ) -> AsyncGenerator[TextDelta | Completion]:
         """Text deltas as they arrive, then exactly one `Completion`."""
         with provider_errors():
             async for item in _stream(routes, request, self._policy):

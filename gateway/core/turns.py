@@ -6,6 +6,7 @@ even for a streaming request); `complete` and `stream` call the model and save t
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections.abc import AsyncGenerator, Callable
 
@@ -27,6 +28,7 @@ from gateway.core.records import (
 )
 from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
 from gateway.core.rules import Limits, apply_turn, check_accepts_turn, check_message_limit, new_thread, now_us
+from gateway.core.shutdown import Shutdown
 from gateway.ids import new_id
 from gateway.store.locks import TurnLocks
 from gateway.store.protocols import (
@@ -61,8 +63,10 @@ class TurnService:
         locks: TurnLocks,
         turn_wait_s: float,
         max_turn_s: float,
+        shutdown: Shutdown,
         clock: Callable[[], int] = now_us,
     ) -> None:
+        self._shutdown = shutdown
         self._threads = store.threads
         self._responses = store.responses
         self._idempotency = store.idempotency
@@ -243,7 +247,8 @@ class TurnService:
     async def complete(self, p: Prepared) -> ResponseRecord:
         saved = False
         try:
-            completion = await self._caller.complete(p.routes, p.request)
+            async with self._shutdown.bound():
+                completion = await self._caller.complete(p.routes, p.request)
             response = await self._save(p, completion)
             saved = True
             return response
@@ -257,12 +262,18 @@ class TurnService:
             yield Created(p)
             try:
                 completion: Completion | None = None
-                async for item in self._caller.stream(p.routes, p.request):
-                    if isinstance(item, TextDelta):
-                        if item.text:
-                            yield Delta(item.text)
-                    else:
-                        completion = item
+                async with contextlib.aclosing(self._caller.stream(p.routes, p.request)) as items:
+                    while True:
+                        # Bounded wait by wait, never across a `yield` (the client's own sending).
+                        async with self._shutdown.bound():
+                            item = await anext(items, None)
+                        if item is None:
+                            break
+                        if isinstance(item, TextDelta):
+                            if item.text:
+                                yield Delta(item.text)
+                        else:
+                            completion = item
                 if completion is None:
                     raise errors.ProviderFailed("The provider's stream ended without a result.")
                 yield Done(completion.text)

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,39 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import KEY_A, ORG_A, user
-from tests.services import MongoProcess, free_port
-
-
-def _start(data_dir: Path, log: Path, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(
-        GATEWAY_PORT=str(port), GATEWAY_DATA_DIR=str(data_dir), GATEWAY_API_KEYS=f"{KEY_A}={ORG_A}", **extra
-    )
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gateway exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("gateway did not become ready")
+from tests.conftest import KEY_A, user
+from tests.gateway_process import GatewayProcess
+from tests.services import MongoProcess
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
@@ -62,19 +28,14 @@ def two_gateways(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[lis
             mongo = MongoProcess()
             extra["GATEWAY_MONGODB_URI"] = mongo.start()
         extra["GATEWAY_MONGODB_DATABASE"] = f"gw_{uuid.uuid4().hex[:8]}"
-    procs = [_start(tmp_path / "data", tmp_path / f"gw{i}.log", extra) for i in range(2)]
+    procs = [GatewayProcess(tmp_path / "data", tmp_path / f"gw{i}.log", extra) for i in range(2)]
     try:
-        for i, (proc, url) in enumerate(procs):
-            _wait_ready(proc, url, tmp_path / f"gw{i}.log")
-        yield [url for _, url in procs]
+        for proc in procs:
+            proc.wait_ready()
+        yield [proc.url for proc in procs]
     finally:
-        for proc, _ in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+        for proc in procs:
+            proc.stop()
         if mongo is not None:
             mongo.stop()
 
