@@ -19,6 +19,7 @@ from gateway.core.services import Services
 from gateway.core.shutdown import Shutdown
 from gateway.core.threads import ThreadService
 from gateway.core.turns import TurnService
+from gateway.doors.freddy.docs import FREDDY_DOCS
 from gateway.doors.freddy.door import freddy_door
 from gateway.doors.freddy.errors import handle_exception
 from gateway.http.asgi import Gateway
@@ -26,6 +27,7 @@ from gateway.http.auth import KeyRing
 from gateway.http.body import StrictRequest
 from gateway.http.context import RequestContextMiddleware, before_send
 from gateway.http.health import health, ready
+from gateway.http.openapi import refine
 from gateway.logs import configure_logging
 from gateway.settings import Settings, load_settings
 from gateway.store.cache import MemoryCache, NullCache, ResponseCache
@@ -143,7 +145,7 @@ def create_app(
 
     keyring = KeyRing(settings.api_keys)
     freddy = freddy_door(services, keyring, max_body_bytes=settings.max_body_bytes)
-    return Gateway(
+    app = Gateway(
         fast=[freddy.fast],
         route_handlers=[health, ready, freddy.router],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
@@ -157,6 +159,8 @@ def create_app(
         openapi_config=OpenAPIConfig(title="Thread gateway", version="0.1.0", path="/schema"),
         logging_config=None,
     )
+    refine(app, [FREDDY_DOCS])
+    return app
 
 
 def create_app_from_env() -> Litestar:

@@ -1,10 +1,10 @@
 """Shutting down without cutting answers off (SIGTERM, SIGINT).
 
 The server stops taking connections and gives the requests in flight `GATEWAY_SHUTDOWN_GRACE_S` to
-finish (uvicorn's `timeout_graceful_shutdown`, set from the same setting). A turn still running shortly before that
-would be cancelled mid-answer: instead its model call is stopped `STOP_BEFORE_S` earlier, so that a
-stream ends with `response.failed` (and a plain turn answers 503) with nothing saved, and the
-client learns that it may retry.
+finish (uvicorn's `timeout_graceful_shutdown`, set from the same setting). A turn still running
+shortly before that would be cancelled mid-answer: instead its model call is stopped
+`STOP_BEFORE_S` earlier, so that a stream ends with `response.failed` (and a plain turn answers
+503) with nothing saved, and the client learns that it may retry.
 """
 
 from __future__ import annotations

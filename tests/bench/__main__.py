@@ -1,4 +1,4 @@
-"""The benchmark: `make bench` (or `python -m tests.bench [--smoke] [--soak] [--soak-only]`).
+"""The benchmark: `make bench` (or `python -m tests.bench [--smoke] [--soak] [--soak-only] [--fuzz]`).
 
 Prints one table.
 
@@ -23,6 +23,8 @@ from tests.bench.load import Result
 from tests.bench.processes import gateway, upstream
 from tests.bench.scenarios import run_mongo, run_sqlite, soak
 from tests.bench.table import print_table
+from tests.fuzz import fuzz
+from tests.gateway_process import start_gateway
 
 
 def main() -> None:
@@ -33,7 +35,13 @@ def main() -> None:
     ap.add_argument("--latency-ms", type=float, default=float(os.environ.get("GATEWAY_BENCH_LATENCY_MS", 20)))
     ap.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_BENCH_WORKERS", 2)))
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument(
+        "--fuzz", action="store_true", help="instead: a long Schemathesis run (--fuzz-seconds) over the API"
+    )
+    ap.add_argument("--fuzz-seconds", type=float, default=600)
     args = ap.parse_args()
+    if args.fuzz:
+        sys.exit(run_fuzz(args.fuzz_seconds))
     for tool in ("wrk", "hey"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: apt-get install wrk hey (make bench does)")
@@ -56,6 +64,19 @@ def main() -> None:
     print_table(results, args)
     if any(r.errors for r in results):
         sys.exit(1)
+
+
+def run_fuzz(seconds: float) -> int:
+    """Schemathesis for `seconds` with a random seed (printed, to reproduce a failure)."""
+    work = Path(tempfile.mkdtemp(prefix="gw-fuzz-"))
+    gw = start_gateway(work / "data", work / "gw.log")
+    try:
+        run = fuzz(gw, work, seconds=seconds, seed=None)
+    finally:
+        gw.stop()
+    print(run.stdout[-20000:])
+    shutil.rmtree(work, ignore_errors=True)
+    return run.returncode
 
 
 if __name__ == "__main__":

@@ -1,0 +1,67 @@
+"""What the Freddy door's routes answer besides their success, for the OpenAPI document."""
+
+from __future__ import annotations
+
+from gateway.doors.freddy.errors import ErrorEnvelope
+from gateway.doors.freddy.schemas import (
+    InputItem,
+    ResponseRequest,
+    TextPart,
+    ThreadCreate,
+    ThreadRef,
+    ThreadUpdateBody,
+)
+from gateway.http.openapi import DoorDocs, Schema
+
+_READ = (401, 403, 422, 500, 503)
+_ONE = (401, 403, 404, 422, 500, 503)
+_TURN = "/v1/model/response"
+
+
+def _finish(schema: Schema) -> None:
+    # An input item has exactly one of `texts` (not empty) and `content`.
+    item = schema["components"]["schemas"].get("InputItem")
+    if item is not None:
+        text_part = {"$ref": "#/components/schemas/TextPart"}
+        item["oneOf"] = [
+            {
+                "required": ["texts"],
+                "properties": {
+                    "texts": {"type": "array", "minItems": 1, "items": text_part},
+                    "content": {"type": "null"},
+                },
+            },
+            {
+                "required": ["content"],
+                "properties": {"content": {"type": "string"}, "texts": {"type": "null"}},
+            },
+        ]
+    # `POST /v1/threads` may come without a body (a thread with a generated id).
+    body = schema["paths"].get("/v1/threads", {}).get("post", {}).get("requestBody")
+    if body is not None:
+        body["required"] = False
+    # A turn answers JSON, or server-sent events with `stream: true`.
+    ok = schema["paths"].get(_TURN, {}).get("post", {}).get("responses", {}).get("200")
+    if ok is not None:
+        ok["description"] = "The response object; server-sent events (SPEC §3.3) when `stream` is true"
+        ok["content"] = {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ResponseObject"}},
+            "text/event-stream": {"schema": {"type": "string"}},
+        }
+
+
+FREDDY_DOCS = DoorDocs(
+    prefix="/v1",
+    envelope=ErrorEnvelope,
+    errors={
+        ("POST", _TURN): (400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504),
+        ("POST", "/v1/threads"): (401, 403, 409, 413, 422, 500, 503),
+        ("GET", "/v1/threads"): _READ,
+        ("GET", "/v1/threads/{thread_id}"): _ONE,
+        ("PATCH", "/v1/threads/{thread_id}"): (401, 403, 404, 409, 413, 422, 500, 503),
+        ("DELETE", "/v1/threads/{thread_id}"): _ONE,
+        ("GET", "/v1/threads/{thread_id}/messages"): _ONE,
+    },
+    strict=(ResponseRequest, InputItem, TextPart, ThreadRef, ThreadCreate, ThreadUpdateBody),
+    extra=_finish,
+)
