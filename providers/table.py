@@ -5,7 +5,7 @@ file's reserved names (`providers.config`) and the app's adapters (`build_provid
 `TABLE`. The config file's `[endpoints]` add OpenAI-compatible providers under names of their own.
 
 Adding a provider: one `ProviderKind` here and one adapter module implementing
-`providers.base.Provider`, which then runs the provider suite (tests/integration/test_providers.py).
+`providers.base.Provider`, which then runs the provider suite (tests/integration/providers/).
 """
 
 from __future__ import annotations
