@@ -53,6 +53,13 @@ class ResponseNotFound(NotFound):
         super().__init__(f"Response '{response_id}' was not found.")
 
 
+class MessageNotFound(NotFound):
+    code = "MESSAGE_NOT_FOUND"
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"Message '{message_id}' was not found.")
+
+
 class ModelNotFound(NotFound):
     code = "MODEL_NOT_FOUND"
 

@@ -27,6 +27,10 @@ class ThreadRecord(msgspec.Struct, frozen=True, kw_only=True):
     updated_us: int
     last_message_us: int | None = None
     expires_us: int
+    title: str | None = None
+    pinned_us: int | None = None  # when it was pinned; None: not pinned
+    last_model: str | None = None  # the model named by its last turn
+    edited_us: int | None = None  # when a message of it was last edited or deleted
 
     @property
     def activity_us(self) -> int:
@@ -42,6 +46,7 @@ class MessageRecord(msgspec.Struct, frozen=True, kw_only=True):
     created_us: int
     thread_id: str | None = None
     seq: int = 0
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class HistoryMessage(msgspec.Struct, frozen=True, array_like=True):
@@ -124,6 +129,24 @@ class ThreadPatch(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any] | None = None
     state: State | None = None
     visible: bool | None = None
+    title: str | None = None  # "" clears it
+    pinned: bool | None = None
+
+
+class MessagePatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A requested change of one message; `None` means "leave alone"."""
+
+    content: str | None = None  # the message's one text from now on
+    metadata: dict[str, Any] | None = None  # merged key by key; a `None` value removes a key
+
+
+class ThreadFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Which threads a list holds, and in which order (newest activity first by default)."""
+
+    visible: bool = True
+    state: State | None = None
+    pinned: bool | None = None
+    descending: bool = True
 
 
 class Page[T](msgspec.Struct, frozen=True, kw_only=True):
@@ -131,3 +154,4 @@ class Page[T](msgspec.Struct, frozen=True, kw_only=True):
 
     items: list[T]
     has_more: bool
+    total: int | None = None  # of the whole list, when asked for

@@ -178,14 +178,17 @@ def merge_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, 
 
 
 def apply_patch(thread: ThreadRecord, patch: ThreadPatch, limits: Limits, at_us: int) -> ThreadRecord:
-    """PATCH of SPEC §4.2: metadata and visibility first, then the state."""
+    """PATCH of SPEC §4.2 and §10: title, metadata, visibility and pinning first, then the state."""
     if thread.state == "archived":
         # The state is checked first so that "archived -> open" reads as a bad transition.
         if patch.state is not None:
             check_transition(thread, patch.state)
-        if patch.metadata or patch.visible is not None:
-            raise ThreadArchived(f"Thread '{thread.id}' is archived; its metadata and visibility are final.")
-        return thread
+        if patch.metadata or patch.visible is not None or patch.title is not None:
+            raise ThreadArchived(
+                f"Thread '{thread.id}' is archived; its title, metadata and visibility are final."
+            )
+        if patch.pinned is None:
+            return thread
     metadata = thread.metadata
     if patch.metadata:
         metadata = merge_metadata(thread.metadata, patch.metadata)
@@ -195,16 +198,35 @@ def apply_patch(thread: ThreadRecord, patch: ThreadPatch, limits: Limits, at_us:
         check_transition(thread, patch.state)
         state = patch.state
     visible = thread.visible if patch.visible is None else patch.visible
-    if (metadata, state, visible) == (thread.metadata, thread.state, thread.visible):
+    title = thread.title if patch.title is None else (patch.title or None)
+    pinned_us = thread.pinned_us
+    if patch.pinned is not None:
+        # Pinning is the reader's bookmark, allowed on an archived thread too; pinning again keeps the time.
+        pinned_us = (thread.pinned_us or at_us) if patch.pinned else None
+    before = (thread.metadata, thread.state, thread.visible, thread.title, thread.pinned_us)
+    if (metadata, state, visible, title, pinned_us) == before:
         return thread
     changed = msgspec.structs.replace(
-        thread, metadata=metadata, state=state, visible=visible, updated_us=at_us
+        thread,
+        metadata=metadata,
+        state=state,
+        visible=visible,
+        title=title,
+        pinned_us=pinned_us,
+        updated_us=at_us,
     )
     return msgspec.structs.replace(changed, expires_us=expires_us(changed, limits))
 
 
 def apply_turn(
-    thread: ThreadRecord, *, adding: int, usage: Usage, next_state: State | None, limits: Limits, at_us: int
+    thread: ThreadRecord,
+    *,
+    adding: int,
+    usage: Usage,
+    next_state: State | None,
+    limits: Limits,
+    at_us: int,
+    model: str | None = None,
 ) -> ThreadRecord:
     """The thread after a turn of `adding` messages: checked, counted, then `threadState` applied."""
     check_accepts_turn(thread)
@@ -221,5 +243,11 @@ def apply_turn(
         output_tokens=thread.output_tokens + usage.output_tokens,
         updated_us=at_us,
         last_message_us=at_us,
+        last_model=model or thread.last_model,
     )
     return msgspec.structs.replace(changed, expires_us=expires_us(changed, limits))
+
+
+def check_accepts_edit(thread: ThreadRecord) -> None:
+    """Messages are edited or deleted on open threads only (as they are added)."""
+    check_accepts_turn(thread)

@@ -17,11 +17,6 @@ from gateway.core.records import ResponseRecord
 
 class ResponseCache(Protocol):
     name: str
-    # Several processes (workers, replicas) use the same entries. A deletion there can fail to reach
-    # the cache (a partition) while other processes go on reading it, so a hit on a thread's
-    # response is checked against the store (`CachedResponses`). A cache of one process forgets in
-    # the same process that deletes, and cannot miss a deletion.
-    shared: bool
 
     async def get(self, org: str, response_id: str) -> ResponseRecord | None: ...
 
@@ -43,7 +38,6 @@ class MemoryCache:
     """Bounded in-process cache; entries leave at the response's own expiry or by LRU."""
 
     name = "memory"
-    shared = False
 
     def __init__(self, maxsize: int = 10_000) -> None:
         # The timer is wall-clock time, the clock the responses' expiry is written in.
@@ -76,7 +70,6 @@ class NullCache:
     """
 
     name = "none"
-    shared = False
 
     async def get(self, org: str, response_id: str) -> ResponseRecord | None:
         return None

@@ -44,6 +44,9 @@ class CachedThreads:
         self.list_threads = threads.list_threads
         self.update_thread = threads.update_thread
         self.list_messages = threads.list_messages
+        # An edit sets the thread's `edited_us`, which the cache's check of a hit reads.
+        self.update_message = threads.update_message
+        self.delete_message = threads.delete_message
         self.recent_messages = threads.recent_messages
         self.system_messages = threads.system_messages
 
@@ -52,6 +55,12 @@ class CachedThreads:
         if removed:
             await self._cache.forget(org, removed)
         return removed
+
+    async def delete_all_threads(self, org: str, at_us: int) -> tuple[int, tuple[str, ...]]:
+        deleted, removed = await self._threads.delete_all_threads(org, at_us)
+        if removed:
+            await self._cache.forget(org, removed)
+        return deleted, removed
 
     async def append_turn(self, turn: TurnWrite) -> ThreadRecord:
         thread = await self._threads.append_turn(turn)
@@ -77,12 +86,17 @@ class CachedResponses:
         if response.thread_id is None:
             return True  # not a thread's: it leaves only by its own expiry, which the cache keeps
         thread = await self._threads.get_thread(response.org, response.thread_id, at_us)
-        return thread is not None and thread.created_us <= response.created_us
+        # The same generation of the id, and no message of it edited or deleted since.
+        return (
+            thread is not None
+            and thread.created_us <= response.created_us
+            and (thread.edited_us or 0) <= response.created_us
+        )
 
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
         """One round trip when cached, else one to the store (and the answer is cached)."""
         found = await self._cache.get(org, response_id)
-        if found is not None and self._cache.shared and not await self._thread_stands(found, at_us):
+        if found is not None and not await self._thread_stands(found, at_us):
             await self._cache.forget(org, [response_id])
             found = None  # the store decides (its own copy went with the thread)
         if found is None:

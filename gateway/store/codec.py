@@ -40,8 +40,12 @@ THREAD_FIELDS = (
     "last_message_us",
     "activity_us",
     "expires_us",
+    "title",
+    "pinned_us",
+    "last_model",
+    "edited_us",
 )
-MESSAGE_FIELDS = ("id", "role", "texts", "response_id", "created_us", "thread_id", "seq")
+MESSAGE_FIELDS = ("id", "role", "texts", "response_id", "created_us", "thread_id", "seq", "metadata")
 
 
 def encode_response(response: ResponseRecord) -> bytes:
@@ -85,6 +89,10 @@ def thread_fields(t: ThreadRecord) -> dict[str, Any]:
         "last_message_us": t.last_message_us,
         "activity_us": t.activity_us,
         "expires_us": t.expires_us,
+        "title": t.title,
+        "pinned_us": t.pinned_us,
+        "last_model": t.last_model,
+        "edited_us": t.edited_us,
     }
 
 
@@ -102,12 +110,18 @@ def thread_of(f: Fields) -> ThreadRecord:
         updated_us=f["updated_us"],
         last_message_us=f["last_message_us"],
         expires_us=f["expires_us"],
+        # Fields added later: absent from older rows and documents.
+        title=f.get("title"),
+        pinned_us=f.get("pinned_us"),
+        last_model=f.get("last_model"),
+        edited_us=f.get("edited_us"),
     )
 
 
 def message_of(f: Fields) -> MessageRecord:
     """A message from its stored fields; `texts` as JSON text (SQLite) or a list (MongoDB)."""
     texts = f["texts"]
+    metadata = f.get("metadata")
     return MessageRecord(
         id=f["id"],
         role=f["role"],
@@ -116,4 +130,5 @@ def message_of(f: Fields) -> MessageRecord:
         created_us=f["created_us"],
         thread_id=f["thread_id"],
         seq=f["seq"],
+        metadata=decode_metadata(metadata) if metadata else {},
     )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from gateway.core.records import Page, ResponseRecord, ThreadRecord
+from gateway.core.records import Page, ResponseRecord, ThreadFilter, ThreadRecord
 from gateway.core.rules import is_expired
 from gateway.errors import ThreadAlreadyExists, ThreadNotFound
 from gateway.store.protocols import IdemInFlight, IdemMismatch, IdemReplay
@@ -61,19 +61,30 @@ def turn_base(
     raise ThreadNotFound(thread_id)
 
 
-def in_thread_list(thread: ThreadRecord | None, *, visible: bool, state: str | None, at_us: int) -> bool:
-    """Whether `thread` is an item of the thread list with these filters (so a valid `after`)."""
+def in_thread_list(thread: ThreadRecord | None, f: ThreadFilter, at_us: int) -> bool:
+    """Whether `thread` is an item of the thread list with these filters (so a valid cursor)."""
     return (
         thread is not None
         and not is_expired(thread, at_us)
-        and thread.visible == visible
-        and (state is None or thread.state == state)
+        and thread.visible == f.visible
+        and (f.state is None or thread.state == f.state)
+        and (f.pinned is None or (thread.pinned_us is not None) == f.pinned)
     )
 
 
-def page[T](rows: Sequence[T], limit: int) -> Page[T]:
-    """A page from `limit + 1` rows read: the extra row only says that more follow."""
-    return Page(items=list(rows[:limit]), has_more=len(rows) > limit)
+def reads_descending(f: ThreadFilter, before: str | None) -> bool:
+    """The order a page is read in: the list's, or against it for the page `before` a cursor (read
+    nearest first, then turned round by `page`)."""
+    return f.descending != (before is not None)
+
+
+def page[T](rows: Sequence[T], limit: int, *, backwards: bool = False, total: int | None = None) -> Page[T]:
+    """A page from `limit + 1` rows read: the extra row only says that more follow. `backwards`:
+    the rows were read against the list's order (a page before a cursor), and are turned round."""
+    items = list(rows[:limit])
+    if backwards:
+        items.reverse()
+    return Page(items=items, has_more=len(rows) > limit, total=total)
 
 
 def referenced_count(response: ResponseRecord) -> int:

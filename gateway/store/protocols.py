@@ -20,6 +20,7 @@ import msgspec
 from gateway.core.records import HistoryMessage, MessageRecord, Page, ResponseRecord, State, ThreadRecord
 
 ThreadUpdate = Callable[[ThreadRecord], ThreadRecord]
+MessageEdit = Callable[[MessageRecord], MessageRecord]
 
 
 class PurgeReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,9 +127,21 @@ class ThreadStore(Protocol):
         batch of its history tail, in one round trip where the backend allows."""
 
     async def list_threads(
-        self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
+        self,
+        org: str,
+        *,
+        visible: bool,
+        state: State | None,
+        limit: int,
+        after: str | None,
+        at_us: int,
+        pinned: bool | None = None,
+        descending: bool = True,
+        before: str | None = None,
+        with_total: bool = False,
     ) -> Page[ThreadRecord]:
-        """Newest activity first. Raise `CursorNotFound` for an unknown `after`."""
+        """By activity, newest first unless not `descending`; the page after `after` or before
+        `before`, both items of the same list, else `CursorNotFound`; `total` when asked."""
 
     async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate, at_us: int) -> ThreadRecord:
         """Read, apply `update`, write, atomically. Raise `ThreadNotFound` when absent."""
@@ -138,6 +151,19 @@ class ThreadStore(Protocol):
 
         Returns the deleted response ids (for cache invalidation), or None when absent.
         """
+
+    async def delete_all_threads(self, org: str, at_us: int) -> tuple[int, tuple[str, ...]]:
+        """Delete (and tombstone) every thread of `org`; how many were live, and the response ids
+        removed with them."""
+
+    async def update_message(
+        self, org: str, thread_id: str, message_id: str, edit: MessageEdit, at_us: int
+    ) -> MessageRecord:
+        """Apply `edit` to one message of an open thread (`MessageNotFound`, `ThreadLocked` ...);
+        the thread's `edited_us` is set, so cached responses made before are not served."""
+
+    async def delete_message(self, org: str, thread_id: str, message_id: str, at_us: int) -> None:
+        """Delete one message of an open thread; its count goes down, sequence numbers stay."""
 
     async def list_messages(
         self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int

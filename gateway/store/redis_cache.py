@@ -27,7 +27,6 @@ _MAX_ENTRY_BYTES = 512 * 1024
 
 class RedisCache:
     name = "redis"
-    shared = True
 
     def __init__(
         self,

@@ -65,10 +65,15 @@ def standing_of(doc: Doc | None, at_us: int) -> tuple[Standing, ThreadRecord | N
     return standing(thread, None, at_us), thread
 
 
-def pending_response(doc: Doc | None) -> str | None:
-    """The response id of the thread's turn not yet committed, if any: its messages are not shown."""
+def hidden_messages(doc: Doc | None) -> Doc:
+    """A filter of the thread's messages that readers do not see yet: those of a turn not yet
+    committed, or the one a deletion not yet committed takes away."""
     pending = None if doc is None else doc.get("pending")
-    return None if pending is None else str(pending["rid"])
+    if pending is None:
+        return {}
+    if pending.get("mid") is not None:
+        return {"id": {"$ne": pending["mid"]}}
+    return {"response_id": {"$ne": pending["rid"]}}
 
 
 def response_doc(r: ResponseRecord) -> Doc:

@@ -38,6 +38,11 @@ def pending_record(rid: str, n: int, before: dict[str, Any] | None, claim: IdemC
     return {"rid": rid, "n": n, "at_us": _now_us(), "before": before, "idem": idem}
 
 
+def pending_deletion(mid: str, before: dict[str, Any]) -> Doc:
+    """What the deletion of one message writes into its thread's document first."""
+    return {"mid": mid, "at_us": _now_us(), "before": before}
+
+
 class PendingTurns:
     def __init__(self, db: MongoDatabase, *, grace_s: float) -> None:
         self._db = db
@@ -62,6 +67,9 @@ class PendingTurns:
 
     async def _resolve(self, doc: Doc, s: Session) -> None:
         pending = doc["pending"]
+        if pending.get("mid") is not None:
+            await self._resolve_deletion(doc, s)
+            return
         rid, org, thread_id = pending["rid"], doc["org"], doc["id"]
         owned = {"org": org, "thread_id": thread_id, "response_id": rid}
         have = await self._db.messages.count_documents(owned, session=s)
@@ -87,6 +95,28 @@ class PendingTurns:
                 guard, {"$set": pending["before"], "$unset": {"pending": ""}, "$inc": {"ver": 1}}, session=s
             )
         _log.warning("pending_turn_rolled_back", thread_id=thread_id, response_id=rid, found=have)
+
+    async def commit_deletion(self, org: str, thread_id: str, mid: str, s: Session = None) -> None:
+        await self._db.threads.update_one(
+            {**key(org, thread_id), "pending.mid": mid}, {"$unset": {"pending": ""}}, session=s
+        )
+
+    async def _resolve_deletion(self, doc: Doc, s: Session) -> None:
+        """A message deletion whose writer failed: done if the message is gone, else undone."""
+        pending = doc["pending"]
+        org, thread_id = doc["org"], doc["id"]
+        guard = {**key(org, thread_id), "ver": doc["ver"], "pending.mid": pending["mid"]}
+        still = await self._db.messages.find_one(
+            {"org": org, "thread_id": thread_id, "id": pending["mid"]}, session=s
+        )
+        if still is None:
+            await self._db.threads.update_one(
+                guard, {"$unset": {"pending": ""}, "$inc": {"ver": 1}}, session=s
+            )
+            return
+        await self._db.threads.update_one(
+            guard, {"$set": pending["before"], "$unset": {"pending": ""}, "$inc": {"ver": 1}}, session=s
+        )
 
     async def repair(self) -> int:
         """Settle every pending turn past its writer's time (the purge loop's round); how many."""

@@ -22,26 +22,36 @@ from gateway.core.records import (
     MessageRecord,
     Page,
     State,
+    ThreadFilter,
     ThreadRecord,
     by_reference,
     with_turn_inputs,
 )
 from gateway.errors import StoreUnavailable, ThreadBusy, ThreadNotFound
 from gateway.store.codec import message_of, thread_fields, thread_of
-from gateway.store.lifecycle import Standing, check_create, in_thread_list, is_gone, page, turn_base
+from gateway.store.lifecycle import (
+    Standing,
+    check_create,
+    in_thread_list,
+    is_gone,
+    page,
+    reads_descending,
+    turn_base,
+)
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import (
     Doc,
     Session,
     backoff,
     dt,
+    hidden_messages,
     key,
-    pending_response,
     response_doc,
     standing_of,
     text,
     unavailable,
 )
+from gateway.store.mongo.edits import MongoEdits
 from gateway.store.mongo.idempotency import finish
 from gateway.store.mongo.locks import MongoLocks
 from gateway.store.mongo.pending import PendingTurns, pending_record
@@ -60,6 +70,14 @@ class MongoThreads:
         self._db = db
         self._locks = locks
         self._pending = pending
+        edits = MongoEdits(db, self, pending)
+        self.delete_all_threads = edits.delete_all_threads
+        self.update_message = edits.update_message
+        self.delete_message = edits.delete_message
+
+    async def live(self, org: str, thread_id: str, at_us: int, s: Session = None) -> Doc | None:
+        """The live thread's document, settled for a write (see `_live`)."""
+        return await self._live(org, thread_id, at_us, s)
 
     async def _find_settled(self, org: str, thread_id: str, s: Session = None) -> Doc | None:
         """The thread's document for a write: once no turn of another writer is pending on it
@@ -121,7 +139,7 @@ class MongoThreads:
             await self._live(org, thread_id, at_us)  # tombstoned (a write: settled first)
         if standing is not Standing.LIVE:
             return TurnView(thread=None, tombstoned=is_gone(standing))
-        hidden = pending_response(doc)
+        hidden = hidden_messages(doc)
         system, recent = await asyncio.gather(
             self._tail(self._history_query(org, thread_id, hidden, system=True), system_limit),
             self._tail(self._history_query(org, thread_id, hidden, system=False), recent_limit),
@@ -135,8 +153,20 @@ class MongoThreads:
 
     @unavailable
     async def list_threads(
-        self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
+        self,
+        org: str,
+        *,
+        visible: bool,
+        state: State | None,
+        limit: int,
+        after: str | None,
+        at_us: int,
+        pinned: bool | None = None,
+        descending: bool = True,
+        before: str | None = None,
+        with_total: bool = False,
     ) -> Page[ThreadRecord]:
+        f = ThreadFilter(visible=visible, state=state, pinned=pinned, descending=descending)
         query: Doc = {
             "org": text(org),
             "tomb": False,
@@ -147,22 +177,29 @@ class MongoThreads:
         }
         if state is not None:
             query["state"] = text(state)
-        if after is not None:
-            _, cursor = standing_of(await self._db.find(org, after), at_us)
-            if cursor is None or not in_thread_list(cursor, visible=visible, state=state, at_us=at_us):
-                raise CursorNotFound(after)
-            activity = cursor.activity_us
+        if pinned is not None:
+            query["pinned_us"] = {"$ne": None} if pinned else None
+        total = await self._db.threads.count_documents(query) if with_total else None
+        down = reads_descending(f, before)
+        for name in (after, before):
+            if name is None:
+                continue
+            _, cursor = standing_of(await self._db.find(org, name), at_us)
+            if cursor is None or not in_thread_list(cursor, f, at_us):
+                raise CursorNotFound(name)
+            beyond = "$lt" if down else "$gt"
             query["$or"] = [
-                {"activity_us": {"$lt": activity}},
-                {"activity_us": activity, "id": {"$lt": text(after)}},
+                {"activity_us": {beyond: cursor.activity_us}},
+                {"activity_us": cursor.activity_us, "id": {beyond: text(name)}},
             ]
+        order = DESCENDING if down else ASCENDING
         docs = (
             await self._db.threads.find(query)
-            .sort([("activity_us", DESCENDING), ("id", DESCENDING)])
+            .sort([("activity_us", order), ("id", order)])
             .limit(limit + 1)
             .to_list()
         )
-        return page([thread_of(d) for d in docs], limit)
+        return page([thread_of(d) for d in docs], limit, backwards=before is not None, total=total)
 
     @unavailable
     async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate, at_us: int) -> ThreadRecord:
@@ -213,9 +250,7 @@ class MongoThreads:
         if standing is not Standing.LIVE:
             return None
         query: Doc = {"org": text(org), "thread_id": text(thread_id)}
-        hidden = pending_response(doc)
-        if hidden is not None:
-            query["response_id"] = {"$ne": hidden}
+        query.update(hidden_messages(doc))
         if after is not None:
             cursor = await self._db.messages.find_one(
                 {"org": text(org), "id": text(after), "thread_id": text(thread_id)}
@@ -241,21 +276,19 @@ class MongoThreads:
         return [HistoryMessage(d["seq"], ChatMessage(d["role"], tuple(d["texts"]))) for d in docs]
 
     @staticmethod
-    def _history_query(org: str, thread_id: str, hidden: str | None, *, system: bool) -> Doc:
+    def _history_query(org: str, thread_id: str, hidden: Doc, *, system: bool) -> Doc:
         query: Doc = {
             "org": text(org),
             "thread_id": text(thread_id),
             "role": "system" if system else {"$ne": "system"},
         }
-        if hidden is not None:
-            query["response_id"] = {"$ne": hidden}
-        return query
+        return {**query, **hidden}
 
     @unavailable
     async def recent_messages(
         self, org: str, thread_id: str, *, before_seq: int | None, limit: int
     ) -> list[HistoryMessage]:
-        hidden = pending_response(await self._db.find(org, thread_id))
+        hidden = hidden_messages(await self._db.find(org, thread_id))
         query = self._history_query(org, thread_id, hidden, system=False)
         if before_seq is not None:
             query["seq"] = {"$lt": int(before_seq)}
@@ -263,7 +296,7 @@ class MongoThreads:
 
     @unavailable
     async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[HistoryMessage]:
-        hidden = pending_response(await self._db.find(org, thread_id))
+        hidden = hidden_messages(await self._db.find(org, thread_id))
         return await self._tail(self._history_query(org, thread_id, hidden, system=True), limit)
 
     @unavailable

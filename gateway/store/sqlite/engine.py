@@ -79,7 +79,9 @@ class SqliteEngine:
 
     # -- life -----------------------------------------------------------------------------------
 
-    async def open(self, schema: str) -> None:
+    async def open(self, schema: str, migrate: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Start the writer; the schema (and `migrate`, for files of earlier versions) is applied
+        in one transaction."""
         directory = os.path.dirname(self._path)
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -90,7 +92,10 @@ class SqliteEngine:
             try:
                 db = self._connect()
                 # Several workers may start at once: the schema is made under the write lock.
-                db.executescript("BEGIN IMMEDIATE;" + schema + "COMMIT;")
+                db.executescript("BEGIN IMMEDIATE;" + schema)
+                if migrate is not None:
+                    migrate(db)
+                db.execute("COMMIT")
                 db.execute("PRAGMA busy_timeout = 0")  # the writer polls for the lock itself
             except BaseException as exc:  # noqa: BLE001 - reported to `open`'s caller
                 loop.call_soon_threadsafe(_settle, ready, None, exc)

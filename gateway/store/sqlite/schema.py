@@ -16,13 +16,14 @@ CREATE TABLE IF NOT EXISTS threads (
     input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
     created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL, last_message_us INTEGER,
     activity_us INTEGER NOT NULL, expires_us INTEGER NOT NULL,
+    title TEXT, pinned_us INTEGER, last_model TEXT, edited_us INTEGER, next_seq INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (org, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS threads_by_activity ON threads (org, visible, activity_us DESC, id DESC);
 CREATE INDEX IF NOT EXISTS threads_by_expiry ON threads (expires_us);
 CREATE TABLE IF NOT EXISTS messages (
     org TEXT NOT NULL, thread_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
-    role TEXT NOT NULL, texts BLOB NOT NULL, response_id TEXT, created_us INTEGER NOT NULL,
+    role TEXT NOT NULL, texts BLOB NOT NULL, response_id TEXT, created_us INTEGER NOT NULL, metadata BLOB,
     PRIMARY KEY (org, thread_id, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_id ON messages (org, id);
@@ -49,12 +50,33 @@ CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_us);
 
 THREAD_COLS = ", ".join(THREAD_FIELDS)
 MSG_COLS = ", ".join(MESSAGE_FIELDS)
-_INSERT_THREAD = f"INSERT INTO threads ({THREAD_COLS}) VALUES ({', '.join(':' + f for f in THREAD_FIELDS)})"
+_THREAD_PARAMS = ", ".join(":" + f for f in THREAD_FIELDS)
+_INSERT_THREAD_SEQ = f"INSERT INTO threads ({THREAD_COLS}, next_seq) VALUES ({_THREAD_PARAMS}, :next_seq)"
 _UPDATE_THREAD = (
     "UPDATE threads SET "
     + ", ".join(f"{f} = :{f}" for f in THREAD_FIELDS if f not in ("org", "id"))
-    + " WHERE org = :org AND id = :id"
+    + ", next_seq = next_seq + :adding WHERE org = :org AND id = :id RETURNING next_seq"
 )
+# Columns added after the first version: (table, column, declaration).
+_ADDED = (
+    ("threads", "title", "TEXT"),
+    ("threads", "pinned_us", "INTEGER"),
+    ("threads", "last_model", "TEXT"),
+    ("threads", "edited_us", "INTEGER"),
+    ("threads", "next_seq", "INTEGER NOT NULL DEFAULT 0"),
+    ("messages", "metadata", "BLOB"),
+)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a file of an earlier version up to this schema (inside the schema's transaction)."""
+    for table, column, declaration in _ADDED:
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            if column == "next_seq":
+                # Until now no message was ever removed, so the count was the last sequence number.
+                db.execute("UPDATE threads SET next_seq = message_count")
 
 
 def row_thread(row: tuple[object, ...]) -> ThreadRecord:
@@ -85,12 +107,15 @@ def standing_of(
     return standing(thread, tomb, at_us), thread
 
 
-def insert_thread(db: sqlite3.Connection, t: ThreadRecord) -> None:
-    db.execute(_INSERT_THREAD, thread_fields(t))
+def insert_thread(db: sqlite3.Connection, t: ThreadRecord, next_seq: int = 0) -> None:
+    """A new thread whose messages so far have the sequence numbers 1 to `next_seq`."""
+    db.execute(_INSERT_THREAD_SEQ, {**thread_fields(t), "next_seq": next_seq})
 
 
-def save_thread(db: sqlite3.Connection, t: ThreadRecord) -> None:
-    db.execute(_UPDATE_THREAD, thread_fields(t))
+def save_thread(db: sqlite3.Connection, t: ThreadRecord, adding: int = 0) -> int:
+    """Write the thread's fields, reserving `adding` sequence numbers; the last one reserved."""
+    (next_seq,) = db.execute(_UPDATE_THREAD, {**thread_fields(t), "adding": adding}).fetchone()
+    return int(next_seq)
 
 
 def remove_thread(db: sqlite3.Connection, thread: ThreadRecord, limits: Limits) -> list[str]:

@@ -15,7 +15,7 @@ from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.idempotency import SqliteIdempotency
 from gateway.store.sqlite.locks import FileLocks
 from gateway.store.sqlite.responses import SqliteResponses
-from gateway.store.sqlite.schema import SCHEMA, THREAD_COLS, remove_thread, row_thread
+from gateway.store.sqlite.schema import SCHEMA, THREAD_COLS, migrate, remove_thread, row_thread
 from gateway.store.sqlite.threads import SqliteThreads
 
 _PURGE_BATCH = 500
@@ -53,7 +53,7 @@ class SqliteStore:
         return self._idempotency
 
     async def open(self) -> None:
-        await self._engine.open(SCHEMA)
+        await self._engine.open(SCHEMA, migrate)
         self._locks.open()
 
     async def close(self) -> None:

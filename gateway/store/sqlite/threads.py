@@ -18,15 +18,24 @@ from gateway.core.records import (
     MessageRecord,
     Page,
     State,
+    ThreadFilter,
     ThreadRecord,
     by_reference,
     with_turn_inputs,
 )
-from gateway.core.rules import Limits
-from gateway.errors import ThreadNotFound
-from gateway.store.codec import MESSAGE_FIELDS, encode_texts, message_of
-from gateway.store.lifecycle import Standing, check_create, in_thread_list, is_gone, page, turn_base
-from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView, TurnWrite
+from gateway.core.rules import Limits, check_accepts_edit, is_expired
+from gateway.errors import MessageNotFound, ThreadNotFound
+from gateway.store.codec import MESSAGE_FIELDS, encode_metadata, encode_texts, message_of
+from gateway.store.lifecycle import (
+    Standing,
+    check_create,
+    in_thread_list,
+    is_gone,
+    page,
+    reads_descending,
+    turn_base,
+)
+from gateway.store.protocols import CursorNotFound, MessageEdit, ThreadUpdate, TurnView, TurnWrite
 from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.idempotency import finish
 from gateway.store.sqlite.schema import (
@@ -41,6 +50,7 @@ from gateway.store.sqlite.schema import (
     standing_of,
 )
 
+_DELETE_BATCH = 500
 _INSERT_ROWS = 256  # 8 variables a row: 2,048 a statement, far below SQLite's limit
 _history_decode = msgspec.json.Decoder(list[HistoryMessage]).decode
 _by_seq = operator.attrgetter("seq")
@@ -101,26 +111,50 @@ class SqliteThreads:
         return is_gone(s)
 
     async def list_threads(
-        self, org: str, *, visible: bool, state: State | None, limit: int, after: str | None, at_us: int
+        self,
+        org: str,
+        *,
+        visible: bool,
+        state: State | None,
+        limit: int,
+        after: str | None,
+        at_us: int,
+        pinned: bool | None = None,
+        descending: bool = True,
+        before: str | None = None,
+        with_total: bool = False,
     ) -> Page[ThreadRecord]:
+        f = ThreadFilter(visible=visible, state=state, pinned=pinned, descending=descending)
+
         def op(db: sqlite3.Connection) -> Page[ThreadRecord]:
             where = ["org = ?", "visible = ?", "expires_us > ?"]
             args: list[Any] = [org, int(visible), at_us]
             if state is not None:
                 where.append("state = ?")
                 args.append(state)
-            if after is not None:
-                cursor = load_thread(db, org, after)
-                if cursor is None or not in_thread_list(cursor, visible=visible, state=state, at_us=at_us):
-                    raise CursorNotFound(after)
-                where.append("(activity_us, id) < (?, ?)")
-                args += [cursor.activity_us, after]
+            if pinned is not None:
+                where.append("pinned_us IS NOT NULL" if pinned else "pinned_us IS NULL")
+            total = None
+            if with_total:
+                (total,) = db.execute(
+                    f"SELECT count(*) FROM threads WHERE {' AND '.join(where)}", args
+                ).fetchone()
+            down = reads_descending(f, before)
+            for name in (after, before):
+                if name is None:
+                    continue
+                cursor = load_thread(db, org, name)
+                if cursor is None or not in_thread_list(cursor, f, at_us):
+                    raise CursorNotFound(name)
+                where.append(f"(activity_us, id) {'<' if down else '>'} (?, ?)")
+                args += [cursor.activity_us, name]
+            order = "DESC" if down else "ASC"
             rows = db.execute(
                 f"SELECT {THREAD_COLS} FROM threads WHERE {' AND '.join(where)} "
-                "ORDER BY activity_us DESC, id DESC LIMIT ?",
+                f"ORDER BY activity_us {order}, id {order} LIMIT ?",
                 (*args, limit + 1),
             ).fetchall()
-            return page([row_thread(r) for r in rows], limit)
+            return page([row_thread(r) for r in rows], limit, backwards=before is not None, total=total)
 
         return await self._engine.read(op)
 
@@ -228,11 +262,14 @@ class SqliteThreads:
                 remove_thread(db, found, self._limits)  # kept: the refusal below does not undo it
             thread, creating = turn_base(s, found, turn.create, thread_id)
             after = turn.update(thread)  # the rules: raises before anything is written
+            # Sequence numbers are never reused, even after a message was deleted: a response's
+            # `context_ref` names its messages by them.
+            n = len(messages)
             if creating:
-                insert_thread(db, after)
+                insert_thread(db, after, next_seq=n)
+                first = 1
             else:
-                save_thread(db, after)
-            first = thread.message_count + 1
+                first = save_thread(db, after, adding=n) - n + 1
             # A few rows per statement (one step, not one per row), within SQLite's variable limit.
             rows = [
                 (org, thread_id, first + i, m.id, m.role, encode_texts(m.texts), m.response_id, m.created_us)
@@ -251,3 +288,70 @@ class SqliteThreads:
             return after
 
         return await self._engine.write(op, keep_on_refusal=True)
+
+    # -- the organization's threads at once, and single messages ----------------------------------
+
+    async def delete_all_threads(self, org: str, at_us: int) -> tuple[int, tuple[str, ...]]:
+        deleted = 0
+        response_ids: list[str] = []
+        while True:
+            # Batches keep each write short, so turns are not held up behind a large organization.
+            def batch(db: sqlite3.Connection) -> int:
+                rows = db.execute(
+                    f"SELECT {THREAD_COLS} FROM threads WHERE org = ? LIMIT ?", (org, _DELETE_BATCH)
+                ).fetchall()
+                nonlocal deleted
+                for row in rows:
+                    thread = row_thread(row)
+                    deleted += not is_expired(thread, at_us)
+                    response_ids.extend(remove_thread(db, thread, self._limits))
+                return len(rows)
+
+            if await self._engine.write(batch) < _DELETE_BATCH:
+                return deleted, tuple(response_ids)
+
+    def _message(self, db: sqlite3.Connection, org: str, thread_id: str, message_id: str) -> MessageRecord:
+        row = db.execute(
+            f"SELECT {MSG_COLS} FROM messages WHERE org = ? AND thread_id = ? AND id = ?",
+            (org, thread_id, message_id),
+        ).fetchone()
+        if row is None:
+            raise MessageNotFound(message_id)
+        return message_of(dict(zip(MESSAGE_FIELDS, row, strict=True)))
+
+    def _editable(self, db: sqlite3.Connection, org: str, thread_id: str, at_us: int) -> ThreadRecord:
+        thread = self._live(db, org, thread_id, at_us)
+        if thread is None:
+            raise ThreadNotFound(thread_id)
+        check_accepts_edit(thread)
+        return thread
+
+    async def update_message(
+        self, org: str, thread_id: str, message_id: str, edit: MessageEdit, at_us: int
+    ) -> MessageRecord:
+        def op(db: sqlite3.Connection) -> MessageRecord:
+            thread = self._editable(db, org, thread_id, at_us)
+            changed = edit(self._message(db, org, thread_id, message_id))
+            db.execute(
+                "UPDATE messages SET texts = ?, metadata = ? WHERE org = ? AND thread_id = ? AND id = ?",
+                (encode_texts(changed.texts), encode_metadata(changed.metadata), org, thread_id, message_id),
+            )
+            save_thread(db, msgspec.structs.replace(thread, updated_us=at_us, edited_us=at_us))
+            return changed
+
+        return await self._engine.write(op, keep_on_refusal=True)
+
+    async def delete_message(self, org: str, thread_id: str, message_id: str, at_us: int) -> None:
+        def op(db: sqlite3.Connection) -> None:
+            thread = self._editable(db, org, thread_id, at_us)
+            self._message(db, org, thread_id, message_id)
+            db.execute(
+                "DELETE FROM messages WHERE org = ? AND thread_id = ? AND id = ?",
+                (org, thread_id, message_id),
+            )
+            after = msgspec.structs.replace(
+                thread, message_count=thread.message_count - 1, updated_us=at_us, edited_us=at_us
+            )
+            save_thread(db, after)
+
+        await self._engine.write(op, keep_on_refusal=True)
