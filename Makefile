@@ -28,6 +28,10 @@ run-prod: install ## the same with one worker process per core (GATEWAY_WORKERS 
 test: install test-deps ## the whole suite, then the HTTP suite again on MongoDB + Redis
 	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
 	GATEWAY_TEST_BACKEND=mongodb $(UV) run --frozen --no-sync pytest tests/e2e $(PYTEST_ARGS)
+	$(MAKE) sdk-legacy
+
+sdk-legacy: ## aitronos-freddy 0.1.2 (httpx<0.26) in its own environment against a gateway process
+	cd tests/clients/freddy_legacy && $(UV) sync --frozen && GATEWAY_PYTHON=$(CURDIR)/.venv/bin/python $(UV) run --frozen --no-sync pytest -q
 
 lint: install ## ruff and mypy (strict on gateway and providers)
 	$(UV) run --frozen --no-sync ruff check gateway providers tests

@@ -119,9 +119,10 @@ def create_app(
             turn_wait_s=settings.turn_wait_s,
             max_turn_s=max_turn_s,
             shutdown=shutdown,
+            quick_edit_s=settings.cancel_quick_edit_s,
             clock=clock,
         ),
-        threads=ThreadService(the_store.threads, limits, clock),
+        threads=ThreadService(the_store.threads, caller, limits, clock),
         clock=clock,
     )
 

@@ -106,6 +106,13 @@ class IdempotencyInFlight(Conflict):
         )
 
 
+class Cancelled(Conflict):
+    """The stream was stopped by its client (a cancel); nothing of it was kept."""
+
+    code = "CANCELLED"
+    type = "cancelled"
+
+
 class InvalidStateTransition(Conflict):
     code = "INVALID_STATE_TRANSITION"
 
@@ -135,6 +142,16 @@ class MetadataTooLarge(GatewayError):
 
 class BadRequest(GatewayError):
     status, type = 400, "invalid_request_error"
+
+
+class UnsupportedParameter(BadRequest):
+    code = "UNSUPPORTED_PARAMETER"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"`{name}` is not supported by this gateway; send it absent, null, empty or at its default.",
+            details={"parameter": name},
+        )
 
 
 class ConflictingParameters(BadRequest):

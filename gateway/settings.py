@@ -18,6 +18,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # The HTTP server's own bounds on reading a request (gateway.http.server): the request line and
+    # headers, their number, the time to read them, an idle keep-alive connection, the time to read
+    # the body.
+    http_max_header_bytes: int = 16_384
+    http_max_headers: int = 100
+    http_header_timeout_s: float = 10.0
+    http_keepalive_s: float = 5.0
+    http_body_timeout_s: float = 30.0
     data_dir: str = "./.gateway"
     # key -> organization id. Never logged: see `__repr__`.
     api_keys: Mapping[str, str] = msgspec.field(default_factory=dict)
@@ -33,6 +41,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     turn_wait_s: float = 30.0
     # On SIGTERM: how long the requests in flight may take to finish (streams are stopped before).
     shutdown_grace_s: float = 10.0
+    # A stream cancelled within this keeps nothing (Freddy's "quick_edit"); later, its partial answer.
+    cancel_quick_edit_s: float = 5.0
     purge_interval_s: float = 60.0
     sqlite_busy_timeout_s: float = 10.0
     response_cache_size: int = 10_000
@@ -85,6 +95,11 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_HOST": ("host", str),
     "GATEWAY_PORT": ("port", int),
     "GATEWAY_WORKERS": ("workers", int),
+    "GATEWAY_HTTP_MAX_HEADER_BYTES": ("http_max_header_bytes", int),
+    "GATEWAY_HTTP_MAX_HEADERS": ("http_max_headers", int),
+    "GATEWAY_HTTP_HEADER_TIMEOUT_S": ("http_header_timeout_s", float),
+    "GATEWAY_HTTP_KEEPALIVE_S": ("http_keepalive_s", float),
+    "GATEWAY_HTTP_BODY_TIMEOUT_S": ("http_body_timeout_s", float),
     "GATEWAY_DATA_DIR": ("data_dir", str),
     "GATEWAY_MAX_MESSAGES_PER_THREAD": ("max_messages_per_thread", int),
     "GATEWAY_MAX_METADATA_BYTES": ("max_metadata_bytes", int),
@@ -96,6 +111,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_PROVIDER_TIMEOUT_S": ("provider_timeout_s", float),
     "GATEWAY_TURN_WAIT_S": ("turn_wait_s", float),
     "GATEWAY_SHUTDOWN_GRACE_S": ("shutdown_grace_s", float),
+    "GATEWAY_CANCEL_QUICK_EDIT_S": ("cancel_quick_edit_s", float),
     "GATEWAY_PURGE_INTERVAL_S": ("purge_interval_s", float),
     "GATEWAY_SQLITE_BUSY_TIMEOUT_S": ("sqlite_busy_timeout_s", float),
     "GATEWAY_RESPONSE_CACHE_SIZE": ("response_cache_size", int),
@@ -169,6 +185,11 @@ def _check(s: Settings) -> None:
         "purge_interval_s",
         "shutdown_grace_s",
         "workers",
+        "http_max_header_bytes",
+        "http_max_headers",
+        "http_header_timeout_s",
+        "http_keepalive_s",
+        "http_body_timeout_s",
         "mongodb_timeout_s",
         "mongodb_pool_size",
         "redis_timeout_s",
@@ -184,6 +205,8 @@ def _check(s: Settings) -> None:
             raise SettingsError(f"{name} must be positive")
     if s.mongodb_transactions not in ("auto", "on", "off"):
         raise SettingsError("GATEWAY_MONGODB_TRANSACTIONS must be auto, on or off")
+    if s.cancel_quick_edit_s < 0:
+        raise SettingsError("GATEWAY_CANCEL_QUICK_EDIT_S must not be negative")
     if s.turn_wait_s < 0:
         raise SettingsError("GATEWAY_TURN_WAIT_S must not be negative")
     if s.redis_retries < 0:

@@ -94,6 +94,8 @@ class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage
     context: tuple[ChatMessage, ...] = ()
     context_ref: tuple[tuple[int, int], ...] | None = None
+    # "cancelled": a stream stopped by its client whose partial answer was kept.
+    status: str = "completed"
 
 
 def seq_ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:

@@ -17,6 +17,7 @@ from cachetools import LRUCache
 from gateway import errors
 from gateway.core.budget import Budget, batch_for, fit_history, fit_in_memory
 from gateway.core.calls import Caller
+from gateway.core.cancels import CancelOutcome, Cancels, Running
 from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared, StreamEvent
 from gateway.core.records import (
     HistoryMessage,
@@ -64,9 +65,11 @@ class TurnService:
         turn_wait_s: float,
         max_turn_s: float,
         shutdown: Shutdown,
+        quick_edit_s: float = 5.0,
         clock: Callable[[], int] = now_us,
     ) -> None:
         self._shutdown = shutdown
+        self._cancels = Cancels(store.threads, store.cancels, locks, quick_edit_s=quick_edit_s, clock=clock)
         self._threads = store.threads
         self._responses = store.responses
         self._idempotency = store.idempotency
@@ -256,24 +259,42 @@ class TurnService:
             await self._finish(p, saved=saved)
 
     async def stream(self, p: Prepared) -> AsyncGenerator[StreamEvent]:
-        """Events of SPEC §3.3. Nothing is saved unless the stream reaches its end."""
+        """Events of SPEC §3.3. Nothing is saved unless the stream reaches its end (or is cancelled
+        late enough that its partial answer is kept, see `cancels`)."""
         saved = False
+        running = self._cancels.start(p)
         try:
             yield Created(p)
             try:
                 completion: Completion | None = None
+                parts: list[str] = []
                 async with contextlib.aclosing(self._caller.stream(p.routes, p.request)) as items:
                     while True:
                         # Bounded wait by wait, never across a `yield` (the client's own sending).
-                        async with self._shutdown.bound():
-                            item = await anext(items, None)
+                        try:
+                            async with self._shutdown.bound(), running.bound():
+                                item = await anext(items, None)
+                        except TimeoutError:
+                            if not running.cancelled:
+                                raise
+                            break  # the client cancelled: the upstream call is closed on leaving
                         if item is None:
                             break
                         if isinstance(item, TextDelta):
                             if item.text:
+                                parts.append(item.text)
                                 yield Delta(item.text)
                         else:
                             completion = item
+                if running.cancelled:
+                    response = await self._cancelled(p, running, "".join(parts))
+                    if response is None:
+                        yield Failed(errors.Cancelled("The stream was cancelled; nothing was kept."))
+                        return
+                    saved = True
+                    await self._finish(p, saved=True)
+                    yield Completed(response)
+                    return
                 if completion is None:
                     raise errors.ProviderFailed("The provider's stream ended without a result.")
                 yield Done(completion.text)
@@ -293,9 +314,25 @@ class TurnService:
             yield Completed(response)
         finally:
             # Also when the client left mid-stream (the generator is closed): nothing was saved.
+            await self._cancels.stop(p, running)
             await self._finish(p, saved=saved)
 
-    async def _save(self, p: Prepared, completion: Completion) -> ResponseRecord:
+    async def _cancelled(self, p: Prepared, running: Running, partial: str) -> ResponseRecord | None:
+        """A cancelled stream: its partial answer kept as a turn (late cancel), or nothing."""
+        kept = running.keeps_partial() and bool(partial)
+        response = None
+        if kept:
+            estimate = p.routes[0].provider.count_tokens(ChatMessage("assistant", (partial,)))
+            completion = Completion(text=partial, input_tokens=0, output_tokens=estimate)
+            response = await self._save(p, completion, status="cancelled")
+        await self._cancels.settle(p, running, kept=kept)
+        return response
+
+    async def cancel(self, org: str, thread_id: str) -> CancelOutcome:
+        """Stop the thread's running stream (SPEC §10); what it kept."""
+        return await self._cancels.cancel(org, thread_id)
+
+    async def _save(self, p: Prepared, completion: Completion, status: str = "completed") -> ResponseRecord:
         at = self._clock()
         usage = Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens)
         output_id = new_id("msg")
@@ -311,6 +348,7 @@ class TurnService:
             output_text=completion.text,
             usage=usage,
             context=p.context,
+            status=status,
         )
         done = (
             None
@@ -341,11 +379,17 @@ class TurnService:
                 created_us=at,
             )
         )
-        limits, state = self._limits, p.thread_state
+        limits, state, model = self._limits, p.thread_state, p.model
 
         def update(thread: ThreadRecord) -> ThreadRecord:
             return apply_turn(
-                thread, adding=len(messages), usage=usage, next_state=state, limits=limits, at_us=at
+                thread,
+                adding=len(messages),
+                usage=usage,
+                next_state=state,
+                limits=limits,
+                at_us=at,
+                model=model,
             )
 
         await self._threads.append_turn(

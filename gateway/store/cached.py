@@ -17,6 +17,7 @@ from gateway.core.records import ResponseRecord, ThreadRecord
 from gateway.store.cache import ResponseCache
 from gateway.store.protocols import (
     Backend,
+    CancelStore,
     IdemDone,
     IdempotencyStore,
     PurgeReport,
@@ -133,6 +134,10 @@ class CachedStore:
     @property
     def idempotency(self) -> IdempotencyStore:
         return self._backend.idempotency
+
+    @property
+    def cancels(self) -> CancelStore:
+        return self._backend.cancels
 
     @property
     def cache_name(self) -> str:

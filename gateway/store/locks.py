@@ -85,6 +85,17 @@ class TurnLocks:
         )
         return lease
 
+    async def busy(self, org: str, thread_id: str) -> bool:
+        """Whether a turn holds the thread now, here or in another process."""
+        slot = self._slots.get((org, thread_id))
+        if slot is not None and slot.lock.locked():
+            return True
+        probe = await self._shared.try_acquire(org, thread_id, ttl_s=self._ttl_s)
+        if probe is None:
+            return True
+        await self._shared.release(probe)
+        return False
+
     async def _shared_lease(self, org: str, thread_id: str, deadline: float) -> TurnLease | None:
         pause = _FIRST_POLL_S
         while True:

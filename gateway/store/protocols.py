@@ -166,9 +166,18 @@ class ThreadStore(Protocol):
         """Delete one message of an open thread; its count goes down, sequence numbers stay."""
 
     async def list_messages(
-        self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
+        self,
+        org: str,
+        thread_id: str,
+        *,
+        limit: int,
+        after: str | None,
+        descending: bool,
+        at_us: int,
+        before: str | None = None,
     ) -> Page[MessageRecord] | None:
-        """Messages by sequence; None when the thread is absent."""
+        """Messages by sequence, the page after `after` or before `before`; None when the thread
+        is absent."""
 
     async def recent_messages(
         self, org: str, thread_id: str, *, before_seq: int | None, limit: int
@@ -218,6 +227,21 @@ class IdempotencyStore(Protocol):
         """The claimed request saved nothing: the key is free for a retry."""
 
 
+class CancelStore(Protocol):
+    """Cancels of running streams between processes: one request (and its answer) per thread."""
+
+    async def request_cancel(self, org: str, thread_id: str, at_us: int) -> None:
+        """Ask the process that runs the thread's stream to stop it (replaces an older request)."""
+
+    async def cancel_requested(self, org: str, thread_id: str, since_us: int) -> int | None:
+        """The time of a request made at or after `since_us` and not answered yet, if any."""
+
+    async def answer_cancel(self, org: str, thread_id: str, requested_us: int, outcome: bytes) -> None: ...
+
+    async def cancel_answer(self, org: str, thread_id: str, requested_us: int) -> bytes | None:
+        """The answer to the request made at `requested_us`, once written."""
+
+
 class Backend(Protocol):
     """One database: its life and its aggregates."""
 
@@ -234,6 +258,9 @@ class Backend(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyStore: ...
+
+    @property
+    def cancels(self) -> CancelStore: ...
 
     async def open(self) -> None: ...
 

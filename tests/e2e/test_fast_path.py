@@ -137,7 +137,9 @@ async def test_both_paths_answer_alike(gw: tuple[httpx.AsyncClient, Counting]) -
             return {**body, "thread": uid("thread")} if body.get("thread") == "new" else body
 
         fast = await client.post(TURN, json=fresh(), headers={"X-API-Key": KEY_A})
-        slow = await client.post(TURN + "?via=framework", json=fresh(), headers={"X-API-Key": KEY_A})
+        slow = await client.post(
+            TURN + "?organization_id=org_alpha", json=fresh(), headers={"X-API-Key": KEY_A}
+        )
         return fast, slow
 
     def shape(value: Any) -> Any:

@@ -15,7 +15,7 @@ from tests.conftest import ORG_A, ORG_B, Api, err, ok, uid
 async def test_405_names_the_methods_the_resource_has(a: Api) -> None:
     r = await a.request("PUT", "/v1/threads")
     err(r, 405, "METHOD_NOT_ALLOWED")
-    assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST", "OPTIONS"}
+    assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST", "DELETE", "OPTIONS"}
     r = await a.request("DELETE", "/v1/model/response")
     err(r, 405, "METHOD_NOT_ALLOWED")
     assert set(r.headers["allow"].replace(" ", "").split(",")) == {"POST", "OPTIONS"}
@@ -24,7 +24,7 @@ async def test_405_names_the_methods_the_resource_has(a: Api) -> None:
 @pytest.mark.parametrize(
     ("path", "methods"),
     [
-        ("/v1/threads", {"GET", "POST", "OPTIONS"}),
+        ("/v1/threads", {"GET", "POST", "DELETE", "OPTIONS"}),
         ("/v1/threads/t_x", {"GET", "PATCH", "DELETE", "OPTIONS"}),
         ("/v1/threads/t_x/messages", {"GET", "OPTIONS"}),
         ("/v1/model/response", {"POST", "OPTIONS"}),

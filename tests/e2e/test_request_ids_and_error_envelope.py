@@ -119,7 +119,7 @@ async def test_unknown_route_without_a_key_is_an_envelope_too(client: AsyncTestC
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("PUT", "/v1/threads"), ("DELETE", "/v1/threads"), ("GET", "/v1/model/response")]
+    ("method", "path"), [("PUT", "/v1/threads"), ("PATCH", "/v1/threads"), ("GET", "/v1/model/response")]
 )
 async def test_wrong_method_is_a_4xx_envelope(a: Api, method: str, path: str) -> None:
     r = await a.request(method, path)

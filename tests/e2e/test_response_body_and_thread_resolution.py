@@ -33,6 +33,13 @@ async def test_response_body_has_exactly_the_documented_fields(a: Api) -> None:
         "output",
         "output_text",
         "usage",
+        # SPEC §10's additions for Freddy's clients.
+        "createdAt",
+        "success",
+        "response",
+        "response_id",
+        "is_summarized",
+        "assistant_id",
     }
     assert re.fullmatch(r"resp_\w+", body["id"])
     assert body["object"] == "response"
@@ -42,7 +49,7 @@ async def test_response_body_has_exactly_the_documented_fields(a: Api) -> None:
     assert re.fullmatch(r"thread_\w+", body["thread_id"])
     assert body["previous_response_id"] is None
     [item] = body["output"]
-    assert set(item) == {"id", "type", "role", "texts"}
+    assert set(item) == {"id", "type", "role", "texts", "status", "content"}
     assert re.fullmatch(r"msg_\w+", item["id"])
     assert (item["type"], item["role"], item["texts"]) == ("message", "assistant", [{"text": "Hello"}])
     assert body["output_text"] == "Hello"

@@ -13,7 +13,14 @@ from tests.e2e.threads_helpers import THREAD_FIELDS, create, list_page, listed_i
 
 async def test_list_empty_organization(a: Api) -> None:
     page = await list_page(a)
-    assert page == {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}
+    assert page == {
+        "object": "list",
+        "data": [],
+        "first_id": None,
+        "last_id": None,
+        "has_more": False,
+        "limit": 20,
+    }
 
 
 async def test_list_default_limit_is_20(a: Api) -> None:

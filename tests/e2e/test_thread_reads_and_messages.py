@@ -171,7 +171,14 @@ async def test_messages_invalid_order_and_unknown_cursor_are_validation_errors(a
 async def test_messages_of_new_thread_are_empty(a: Api) -> None:
     tid = (await create(a))["id"]
     page = await message_page(a, tid)
-    assert page == {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}
+    assert page == {
+        "object": "list",
+        "data": [],
+        "first_id": None,
+        "last_id": None,
+        "has_more": False,
+        "limit": 20,
+    }
 
 
 async def test_messages_of_unknown_thread_is_not_found(a: Api) -> None:

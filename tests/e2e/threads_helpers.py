@@ -23,9 +23,26 @@ THREAD_FIELDS = {
     "updated_at",
     "last_message_at",
     "expires_at",
+    # SPEC §10's additions for Freddy's clients.
+    "title",
+    "assistant_id",
+    "is_pinned",
+    "pinned_at",
+    "last_model_used",
 }
-MESSAGE_FIELDS = {"id", "object", "thread_id", "role", "texts", "response_id", "created_at"}
-LIST_FIELDS = {"object", "data", "first_id", "last_id", "has_more"}
+MESSAGE_FIELDS = {
+    "id",
+    "object",
+    "thread_id",
+    "role",
+    "texts",
+    "response_id",
+    "created_at",
+    "content",
+    "metadata",
+}
+# `limit` is SPEC §10's; `total` comes only with `include_total=true`.
+LIST_FIELDS = {"object", "data", "first_id", "last_id", "has_more", "limit"}
 
 
 def created(r: httpx.Response) -> dict[str, Any]:

@@ -68,6 +68,8 @@ async def test_sigterm_ends_an_open_stream_with_response_failed_and_saves_nothin
             async for line in r.aiter_lines():
                 if line.startswith("event:"):
                     name = line.split(":", 1)[1].strip()
+                elif line == "data: [DONE]":  # Freddy's end of stream (SPEC §10)
+                    events.append(("[DONE]", {}))
                 elif line.startswith("data:") and name:
                     events.append((name, json.loads(line.split(":", 1)[1])))
                     if name == "response.output_text.delta" and signalled_at is None:
@@ -78,8 +80,8 @@ async def test_sigterm_ends_an_open_stream_with_response_failed_and_saves_nothin
     finally:
         gw.proc.wait(20)
     names = [n for n, _ in events]
-    assert names[0] == "response.created" and names[-1] == "response.failed", names
-    failed = events[-1][1]["error"]
+    assert names[0] == "response.created" and names[-2:] == ["response.failed", "[DONE]"], names
+    failed = events[-2][1]["error"]
     assert isinstance(failed, dict) and failed["code"] == "SHUTTING_DOWN"
     assert ended_after < GRACE_S, ended_after  # before the server would have cut it off
     # uvicorn re-raises the signal once it has shut down cleanly: the process ends by SIGTERM.

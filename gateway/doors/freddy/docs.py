@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from gateway.doors.freddy.errors import ErrorEnvelope
 from gateway.doors.freddy.schemas import (
+    GenerateNameBody,
     InputItem,
+    MessageUpdateBody,
     ResponseRequest,
     TextPart,
     ThreadCreate,
@@ -13,8 +15,9 @@ from gateway.doors.freddy.schemas import (
 )
 from gateway.http.openapi import DoorDocs, Schema
 
-_READ = (401, 403, 422, 500, 503)
 _ONE = (401, 403, 404, 422, 500, 503)
+# 400 `UNSUPPORTED_PARAMETER`: a Freddy parameter the gateway does not implement, not at its default.
+_LIST = (400, 401, 403, 422, 500, 503)
 _TURN = "/v1/model/response"
 
 
@@ -55,13 +58,41 @@ FREDDY_DOCS = DoorDocs(
     envelope=ErrorEnvelope,
     errors={
         ("POST", _TURN): (400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504),
-        ("POST", "/v1/threads"): (401, 403, 409, 413, 422, 500, 503),
-        ("GET", "/v1/threads"): _READ,
+        ("POST", "/v1/threads"): (400, 401, 403, 409, 413, 422, 500, 503),
+        ("GET", "/v1/threads"): _LIST,
         ("GET", "/v1/threads/{thread_id}"): _ONE,
-        ("PATCH", "/v1/threads/{thread_id}"): (401, 403, 404, 409, 413, 422, 500, 503),
+        ("PATCH", "/v1/threads/{thread_id}"): (400, 401, 403, 404, 409, 413, 422, 500, 503),
         ("DELETE", "/v1/threads/{thread_id}"): _ONE,
-        ("GET", "/v1/threads/{thread_id}/messages"): _ONE,
+        ("GET", "/v1/threads/{thread_id}/messages"): (400, *_ONE),
+        ("DELETE", "/v1/threads"): (401, 403, 422, 500, 503),
+        ("POST", "/v1/model/response/{thread_id}/cancel"): (401, 403, 404, 409, 422, 500, 503),
+        ("POST", "/v1/threads/{thread_id}/pin"): _ONE,
+        ("POST", "/v1/threads/{thread_id}/unpin"): _ONE,
+        ("POST", "/v1/threads/{thread_id}/generateName"): (
+            400,
+            401,
+            403,
+            404,
+            409,
+            422,
+            429,
+            500,
+            502,
+            503,
+            504,
+        ),
+        ("PATCH", "/v1/threads/{thread_id}/messages/{message_id}"): (401, 403, 404, 409, 413, 422, 500, 503),
+        ("DELETE", "/v1/threads/{thread_id}/messages/{message_id}"): (401, 403, 404, 409, 422, 500, 503),
     },
-    strict=(ResponseRequest, InputItem, TextPart, ThreadRef, ThreadCreate, ThreadUpdateBody),
+    strict=(
+        ResponseRequest,
+        InputItem,
+        TextPart,
+        ThreadRef,
+        ThreadCreate,
+        ThreadUpdateBody,
+        MessageUpdateBody,
+        GenerateNameBody,
+    ),
     extra=_finish,
 )

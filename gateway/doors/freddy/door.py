@@ -9,10 +9,12 @@ from litestar.di import Provide
 from gateway.core.services import Services
 from gateway.doors.freddy.errors import handle_exception
 from gateway.doors.freddy.fast import FastTurns
-from gateway.doors.freddy.responses import create_response
+from gateway.doors.freddy.messages import MessageController
+from gateway.doors.freddy.responses import cancel_response, create_response
 from gateway.doors.freddy.threads import ThreadController
 from gateway.doors.freddy.turn import TurnEdge
 from gateway.http.auth import KeyRing, authenticate
+from gateway.http.query import refuse_unknown_query
 
 
 class FreddyDoor(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,8 +26,8 @@ def freddy_door(services: Services, keyring: KeyRing, *, max_body_bytes: int) ->
     edge = TurnEdge(services.turns)
     router = Router(
         path="/v1",
-        route_handlers=[ThreadController, create_response],
-        guards=[authenticate(keyring)],
+        route_handlers=[ThreadController, MessageController, create_response, cancel_response],
+        guards=[authenticate(keyring), refuse_unknown_query],
         dependencies={"edge": Provide(lambda: edge, use_cache=True, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
     )

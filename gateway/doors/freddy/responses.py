@@ -11,11 +11,14 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
 from gateway.core.records import ResponseRecord
-from gateway.doors.freddy.schemas import ResponseObject, ResponseRequest
+from gateway.core.services import Services
+from gateway.core.threads import known_id
+from gateway.doors.freddy.objects import CancelOutcome, ResponseObject
+from gateway.doors.freddy.schemas import ResponseRequest
 from gateway.doors.freddy.turn import REPLAYED, TurnEdge
 from gateway.http.context import request_id
 from gateway.http.idempotency import idempotency_key
@@ -54,4 +57,19 @@ async def create_response(
         headers=SSE_HEADERS,
         # Runs after the answer, whatever became of it: a stream that never ran gives its thread up.
         background=BackgroundTask(edge.abandon, prepared),
+    )
+
+
+@post("/model/response/{thread_id:str}/cancel", status_code=200, summary="Stop a thread's running stream")
+async def cancel_response(
+    request: Request[Any, Any, Any], services: NamedDependency[Services], thread_id: FromPath[str]
+) -> CancelOutcome:
+    outcome = await services.turns.cancel(request.state.org, known_id(thread_id))
+    return CancelOutcome(
+        success=outcome.success,
+        cancel_mode=outcome.cancel_mode,
+        elapsed_seconds=outcome.elapsed_seconds,
+        user_message_deleted=outcome.user_message_deleted,
+        assistant_response_deleted=outcome.assistant_response_deleted,
+        partial_content_saved=outcome.partial_content_saved,
     )

@@ -1,9 +1,14 @@
-"""The wire format (SPEC §3, §4): msgspec Structs for request and response bodies."""
+"""The Freddy door's request bodies (SPEC §3, §4, §10): msgspec Structs, strict.
+
+Freddy's clients name some fields in two ways (`thread_id` and `threadId`, ...): both are fields
+here, and `turn.py` takes whichever is given (a request giving both, differently, is refused).
+Fields of Freddy's API that the gateway does not implement are fields too (`Unsupported`), so that
+their default values pass and anything else is refused by name (`unsupported.py`).
+"""
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -28,31 +33,45 @@ Metadata = dict[str, Any]
 # -- requests ---------------------------------------------------------------------------------------
 
 
+# Any JSON value: a field of Freddy's API that the gateway does not implement (see `unsupported.py`).
+Unsupported = Any
+
+
 class TextPart(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     text: str
     type: Literal["text", "input_text", "output_text"] | None = None
+    # Sent back with an output item's content.
+    annotations: list[Unsupported] | None = None
 
 
 class InputItem(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """`{"role", "texts": [{"text"}]}` or `{"role", "content": str}`; `id` and `type` let an
-    output item be sent back as an input."""
+    """`{"role", "texts": [{"text"}]}` or `{"role", "content": str | [{"type", "text"}]}`; `id`,
+    `type` and `status` let an output item be sent back as an input."""
 
     role: Literal["user", "assistant", "system"]
     texts: list[TextPart] | None = None
-    content: str | None = None
+    content: str | list[TextPart] | None = None
     id: ObjectId | None = None
     type: Literal["message"] | None = None
+    status: Annotated[str, Meta(max_length=64)] | None = None
 
     def __post_init__(self) -> None:
-        if (self.texts is None) == (self.content is None):
-            raise ValueError("an input item needs exactly one of `texts` or `content`")
+        if self.texts is None and self.content is None:
+            raise ValueError("an input item needs `texts` or `content`")
         if self.texts is not None and not self.texts:
             raise ValueError("`texts` must not be empty")
+        if isinstance(self.content, list) and not self.content:
+            raise ValueError("`content` must not be empty")
+        # An output item sent back carries both, the same texts twice (SPEC §10).
+        if self.texts is not None and self.content is not None:
+            blocks = (self.content,) if isinstance(self.content, str) else tuple(p.text for p in self.content)
+            if blocks != tuple(p.text for p in self.texts):
+                raise ValueError("`texts` and `content` of an input item must carry the same texts")
 
     def text_values(self) -> tuple[str, ...]:
-        if self.content is not None:
+        if isinstance(self.content, str):
             return (self.content,)
-        return tuple(p.text for p in self.texts or ())
+        return tuple(p.text for p in self.texts or self.content or ())
 
 
 class ThreadRef(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -65,15 +84,37 @@ class ResponseRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     inputs: Annotated[list[InputItem], Meta(min_length=1)]
     thread: ThreadId | ThreadRef | None = None
     thread_id: ThreadId | None = None
+    thread_id_camel: ThreadId | None = field(default=None, name="threadId")
     thread_state: State | None = field(default=None, name="threadState")
     store: bool = True
     previous_response_id: ObjectId | None = field(default=None, name="previousResponseId")
+    previous_response_id_snake: ObjectId | None = field(default=None, name="previous_response_id")
     organization_id: ObjectId | None = None
+    organization_id_camel: ObjectId | None = field(default=None, name="organizationId")
+    assistant_id: ObjectId | None = None
+    assistant_id_camel: ObjectId | None = field(default=None, name="assistantId")
     instructions: str | None = None
     stream: bool = False
     temperature: Annotated[float, Meta(ge=0, le=2)] | None = None
     top_p: Annotated[float, Meta(ge=0, le=1)] | None = None
     max_output_tokens: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    max_tokens_camel: Annotated[int, Meta(ge=1, le=1_000_000)] | None = field(default=None, name="maxTokens")
+    max_output_synapses: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    # Freddy's, not implemented: accepted at their defaults only (`unsupported.py`).
+    tools: Unsupported = None
+    system_tools: Unsupported = None
+    files: Unsupported = None
+    vector_store_ids: Unsupported = None
+    space_id: Unsupported = None
+    workflow_id: Unsupported = None
+    reasoning: Unsupported = None
+    include: Unsupported = None
+    output_mode: Unsupported = None
+    disable_rules: Unsupported = None
+    edit_message_id: Unsupported = None
+    previous_message_id: Unsupported = None
+    metadata: Unsupported = None
+    response_format: Unsupported = field(default=None, name="responseFormat")
 
     def __post_init__(self) -> None:
         for name in ("temperature", "top_p"):
@@ -82,96 +123,37 @@ class ResponseRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
                 raise ValueError(f"`{name}` must be a finite number")
 
 
+Title = Annotated[str, Meta(max_length=200)]
+
+
 class ThreadCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     id: ThreadId | None = None
     metadata: Metadata | None = None
     visible_in_ui: bool = True
     organization_id: ObjectId | None = None
+    title: Title | None = None
+    assistant_id: ObjectId | None = None
 
 
 class ThreadUpdateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     metadata: Metadata | None = None
     state: State | None = None
     visible_in_ui: bool | None = None
+    title: Title | None = None
+    assistant_id: ObjectId | None = None
 
 
-# -- responses --------------------------------------------------------------------------------------
+class MessageUpdateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    content: str | None = None
+    metadata: Metadata | None = None
 
 
-class TextOut(msgspec.Struct, frozen=True):
-    text: str
+class NameMessage(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    role: Literal["user", "assistant", "system"]
+    content: str
 
 
-class OutputItem(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    type: str = "message"
-    role: str = "assistant"
-    texts: list[TextOut]
-
-
-class ResponseUsage(msgspec.Struct, frozen=True, kw_only=True):
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-
-
-class ResponseObject(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    object: str = "response"
-    created_at: str
-    status: str
-    model: str
-    thread_id: str | None
-    previous_response_id: str | None
-    output: list[OutputItem]
-    output_text: str
-    usage: ResponseUsage | None
-
-
-class ThreadUsage(msgspec.Struct, frozen=True, kw_only=True):
-    input_tokens: int
-    output_tokens: int
-
-
-class ThreadObject(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    object: str = "thread"
-    organization_id: str
-    state: State
-    visible_in_ui: bool
-    metadata: Metadata
-    message_count: int
-    usage: ThreadUsage
-    created_at: str
-    updated_at: str
-    last_message_at: str | None
-    expires_at: str
-
-
-class MessageObject(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    object: str = "thread.message"
-    thread_id: str | None
-    role: str
-    texts: list[TextOut]
-    response_id: str | None
-    created_at: str
-
-
-class ListObject[T](msgspec.Struct, frozen=True, kw_only=True):
-    """A page of a list (SPEC §4.2): `after` = `last_id` walks it."""
-
-    object: str = "list"
-    data: list[T]
-    first_id: str | None
-    last_id: str | None
-    has_more: bool
-
-
-ThreadList = ListObject[ThreadObject]
-MessageList = ListObject[MessageObject]
-
-
-def iso(us: int) -> str:
-    """RFC 3339 UTC with milliseconds, e.g. `2026-01-06T10:30:00.000Z`."""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+class GenerateNameBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    model: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
+    # The messages to title the thread from, instead of its own first ones.
+    messages: Annotated[list[NameMessage], Meta(max_length=50)] | None = None

@@ -1,4 +1,4 @@
-"""/v1/threads (SPEC §4): CRUD of threads and the listing of their messages."""
+"""/v1/threads (SPEC §4, §10): CRUD of threads, pins, generated names, delete-all."""
 
 from __future__ import annotations
 
@@ -8,14 +8,24 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from gateway.core.records import State, ThreadPatch
+from gateway.core.records import Page, State, ThreadPatch
 from gateway.core.services import Services
-from gateway.doors.freddy.render import message_list, thread_list, thread_object
-from gateway.doors.freddy.schemas import MessageList, ThreadCreate, ThreadList, ThreadObject, ThreadUpdateBody
+from gateway.doors.freddy.objects import DeletedAll, PinnedThread, ThreadList, ThreadObject
+from gateway.doors.freddy.render import pinned_object, thread_list, thread_object
+from gateway.doors.freddy.schemas import GenerateNameBody, ThreadCreate, ThreadUpdateBody
+from gateway.doors.freddy.unsupported import is_default, refuse_unsupported_values
+from gateway.errors import UnsupportedParameter
 from gateway.http.auth import check_organization
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="page size, 1-100")]
-Cursor = Annotated[str | None, QueryParameter(max_length=256, description="the previous page's `last_id`")]
+Cursor = Annotated[str | None, QueryParameter(max_length=256, description="an item of this list")]
+Order = Annotated[Literal["asc", "desc"], QueryParameter(description="by activity; `desc`: newest first")]
+
+
+def no_assistant(assistant_id: str | None) -> None:
+    """Assistants come with SPEC §11; until then a thread has none."""
+    if not is_default("assistant_id", assistant_id):
+        raise UnsupportedParameter("assistant_id")
 
 
 class ThreadController(Controller):
@@ -32,25 +42,52 @@ class ThreadController(Controller):
         org: str = request.state.org
         body = data or ThreadCreate()
         check_organization(body.organization_id, org)
+        no_assistant(body.assistant_id)
         thread = await services.threads.create(
-            org, body.id, metadata=body.metadata, visible=body.visible_in_ui
+            org, body.id, metadata=body.metadata, visible=body.visible_in_ui, title=body.title
         )
         return thread_object(thread)
 
-    @get("/", summary="List threads, newest activity first")
+    @get("/", summary="List threads, by activity")
     async def list_threads(
         self,
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
         limit: Limit = 20,
         after: Cursor = None,
+        before: Cursor = None,
+        order: Order = "desc",
         visible_in_ui: FromQuery[bool] = True,
         thread_state: Annotated[State | None, QueryParameter(name="state")] = None,
+        is_pinned: FromQuery[bool | None] = None,
+        assistant_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        include_total: FromQuery[bool] = False,
+        workflow_id: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        include_deleted: FromQuery[bool] = False,
     ) -> ThreadList:
-        page = await services.threads.list(
-            request.state.org, visible=visible_in_ui, state=thread_state, limit=limit, after=after
+        refuse_unsupported_values({"workflow_id": workflow_id, "include_deleted": include_deleted})
+        if assistant_id is not None:
+            # No thread has an assistant yet (assistants are SPEC §11): an assistant's list is empty.
+            return thread_list(Page(items=[], has_more=False, total=0 if include_total else None), limit)
+        page = await services.threads.page(
+            request.state.org,
+            visible=visible_in_ui,
+            state=thread_state,
+            limit=limit,
+            after=after,
+            before=before,
+            descending=order == "desc",
+            pinned=is_pinned,
+            with_total=include_total,
         )
-        return thread_list(page)
+        return thread_list(page, limit)
+
+    @delete("/", status_code=200, summary="Delete every thread of the organization")
+    async def delete_all_threads(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services]
+    ) -> DeletedAll:
+        deleted = await services.threads.delete_all(request.state.org)
+        return DeletedAll(deleted=deleted, message=f"Deleted {deleted} threads.")
 
     @get("/{thread_id:str}", summary="Retrieve a thread (hidden ones too)")
     async def get_thread(
@@ -58,22 +95,7 @@ class ThreadController(Controller):
     ) -> ThreadObject:
         return thread_object(await services.threads.get(request.state.org, thread_id))
 
-    @get("/{thread_id:str}/messages", summary="List a thread's messages in order")
-    async def list_messages(
-        self,
-        request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
-        thread_id: FromPath[str],
-        limit: Limit = 20,
-        after: Cursor = None,
-        order: FromQuery[Literal["asc", "desc"]] = "asc",
-    ) -> MessageList:
-        page = await services.threads.messages(
-            request.state.org, thread_id, limit=limit, after=after, descending=order == "desc"
-        )
-        return message_list(page)
-
-    @patch("/{thread_id:str}", summary="Change metadata, state or visibility")
+    @patch("/{thread_id:str}", summary="Change title, metadata, state or visibility")
     async def update_thread(
         self,
         request: Request[Any, Any, Any],
@@ -81,7 +103,10 @@ class ThreadController(Controller):
         thread_id: FromPath[str],
         data: JSONBody[ThreadUpdateBody],
     ) -> ThreadObject:
-        change = ThreadPatch(metadata=data.metadata, state=data.state, visible=data.visible_in_ui)
+        no_assistant(data.assistant_id)
+        change = ThreadPatch(
+            metadata=data.metadata, state=data.state, visible=data.visible_in_ui, title=data.title
+        )
         return thread_object(await services.threads.update(request.state.org, thread_id, change))
 
     @delete("/{thread_id:str}", status_code=204, summary="Delete a thread and its messages")
@@ -89,3 +114,32 @@ class ThreadController(Controller):
         self, request: Request[Any, Any, Any], services: NamedDependency[Services], thread_id: FromPath[str]
     ) -> None:
         await services.threads.delete(request.state.org, thread_id)
+
+    @post("/{thread_id:str}/pin", status_code=200, summary="Pin a thread")
+    async def pin_thread(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services], thread_id: FromPath[str]
+    ) -> PinnedThread:
+        thread = await services.threads.update(request.state.org, thread_id, ThreadPatch(pinned=True))
+        return pinned_object(thread, "Thread pinned.")
+
+    @post("/{thread_id:str}/unpin", status_code=200, summary="Unpin a thread")
+    async def unpin_thread(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services], thread_id: FromPath[str]
+    ) -> PinnedThread:
+        thread = await services.threads.update(request.state.org, thread_id, ThreadPatch(pinned=False))
+        return pinned_object(thread, "Thread unpinned.")
+
+    @post("/{thread_id:str}/generateName", status_code=200, summary="Title a thread from its first messages")
+    async def generate_name(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        thread_id: FromPath[str],
+        data: JSONBody[GenerateNameBody | None] = None,
+        stream: FromQuery[bool] = False,
+    ) -> ThreadObject:
+        refuse_unsupported_values({"stream": stream})
+        body = data or GenerateNameBody()
+        given = None if body.messages is None else [(str(m.role), m.content) for m in body.messages]
+        named = await services.threads.generate_name(request.state.org, thread_id, body.model, given)
+        return thread_object(named)

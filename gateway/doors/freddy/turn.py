@@ -15,50 +15,17 @@ import structlog
 from gateway import errors
 from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared
 from gateway.core.records import ResponseRecord
-from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
 from gateway.core.turns import TurnService
 from gateway.doors.freddy.errors import error_body, render_error
 from gateway.doors.freddy.render import in_progress_object, response_object
-from gateway.doors.freddy.schemas import ResponseRequest, ThreadRef
+from gateway.doors.freddy.schemas import ResponseRequest
+from gateway.doors.freddy.translate import organization_claim, to_turn
 from gateway.http.auth import check_organization
 from gateway.http.idempotency import fingerprint
 from gateway.store.protocols import IdemReplay
-from providers.base import ChatMessage
 
 _encode = msgspec.json.Encoder().encode
 ROUTE = "freddy:POST /v1/model/response"
-
-
-def to_turn(req: ResponseRequest) -> TurnRequest:
-    """The request as the core's turn, after the conflict rules of SPEC §3."""
-    ref = req.thread if isinstance(req.thread, ThreadRef) else None
-    named = ref.id if ref is not None else req.thread if isinstance(req.thread, str) else None
-    if named is not None and req.thread_id is not None and named != req.thread_id:
-        raise errors.ConflictingParameters("`thread` and `thread_id` name different threads.")
-    thread_id = named or req.thread_id
-    target: ThreadTarget | ChainTarget
-    if req.previous_response_id is not None:
-        if thread_id is not None or req.thread_state is not None:
-            raise errors.ConflictingParameters(
-                "`previousResponseId` cannot be combined with `thread`, `thread_id` or `threadState`."
-            )
-        target = ChainTarget(response_id=req.previous_response_id)
-    else:
-        target = ThreadTarget(
-            id=thread_id,
-            metadata=ref.metadata if ref is not None else None,
-            visible=req.store,
-            state_after=req.thread_state,
-        )
-    return TurnRequest(
-        model=req.model,
-        inputs=tuple(ChatMessage(i.role, i.text_values()) for i in req.inputs),
-        target=target,
-        instructions=req.instructions,
-        temperature=req.temperature,
-        top_p=req.top_p,
-        max_output_tokens=req.max_output_tokens,
-    )
 
 
 def sse(name: str, **fields: Any) -> bytes:
@@ -67,6 +34,8 @@ def sse(name: str, **fields: Any) -> bytes:
 
 
 REPLAYED = {"Idempotent-Replayed": "true"}
+# Freddy's streams end with this line after the last event (SPEC §10), as OpenAI's chat streams do.
+DONE = b"data: [DONE]\n\n"
 
 
 class TurnEdge:
@@ -80,7 +49,7 @@ class TurnEdge:
 
         With an `Idempotency-Key` whose first request saved its turn: that answer, to send again.
         """
-        check_organization(req.organization_id, org)
+        check_organization(organization_claim(req), org)
         structlog.contextvars.bind_contextvars(model=req.model)
         claim = None
         if key is not None:
@@ -116,6 +85,7 @@ class TurnEdge:
             yield sse("response.output_text.delta", delta=response.output_text)
         yield sse("response.output_text.done", text=response.output_text)
         yield sse("response.completed", response=obj)
+        yield DONE
 
     @staticmethod
     def error(exc: Exception, rid: str) -> tuple[errors.GatewayError, bytes]:
@@ -145,3 +115,4 @@ class TurnEdge:
                         yield sse("response.completed", response=response_object(record))
                     case Failed(error):
                         yield sse("response.failed", error=error_body(error, rid))
+        yield DONE

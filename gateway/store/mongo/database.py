@@ -85,6 +85,10 @@ class MongoDatabase:
     def idempotency(self) -> AsyncCollection[Doc]:
         return self._opened()[4]
 
+    @property
+    def cancels(self) -> AsyncCollection[Doc]:
+        return self._opened()[5]
+
     @unavailable
     async def open(self) -> None:
         ms = self._timeout_ms
@@ -99,7 +103,8 @@ class MongoDatabase:
             tz_aware=True,
         )
         db = self._client[self._database]
-        self._collections = (db["threads"], db["messages"], db["responses"], db["leases"], db["idempotency"])
+        names = ("threads", "messages", "responses", "leases", "idempotency", "cancels")
+        self._collections = tuple(db[name] for name in names)
         await ensure_indexes(*self._collections)
         if self._transactions_setting == "auto":
             hello = await self.client.admin.command("hello")

@@ -119,6 +119,7 @@ async def ensure_indexes(
     responses: AsyncCollection[Doc],
     leases: AsyncCollection[Doc],
     idempotency: AsyncCollection[Doc],
+    cancels: AsyncCollection[Doc],
 ) -> None:
     """The indexes that make the store's rules hold in the database itself (idempotent)."""
     await threads.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
@@ -145,3 +146,5 @@ async def ensure_indexes(
     await leases.create_index("gone_at", expireAfterSeconds=0)
     await idempotency.create_index([("org", ASCENDING), ("key", ASCENDING)], unique=True)
     await idempotency.create_index("gone_at", expireAfterSeconds=0)
+    await cancels.create_index([("org", ASCENDING), ("thread_id", ASCENDING)], unique=True)
+    await cancels.create_index("gone_at", expireAfterSeconds=0)

@@ -15,6 +15,7 @@ turns) and `responses`; retention spans both.
 
 from __future__ import annotations
 
+from gateway.store.mongo.cancels import MongoCancels
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import dt, unavailable
 from gateway.store.mongo.idempotency import MongoIdempotency
@@ -40,6 +41,7 @@ class MongoStore:
         self._threads = MongoThreads(db, self._locks, self._pending)
         self._responses = MongoResponses(db)
         self._idempotency = MongoIdempotency(db)
+        self._cancels = MongoCancels(db)
 
     @property
     def threads(self) -> MongoThreads:
@@ -52,6 +54,10 @@ class MongoStore:
     @property
     def turn_locks(self) -> MongoLocks:
         return self._locks
+
+    @property
+    def cancels(self) -> MongoCancels:
+        return self._cancels
 
     @property
     def idempotency(self) -> MongoIdempotency:

@@ -243,7 +243,15 @@ class MongoThreads:
 
     @unavailable
     async def list_messages(
-        self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
+        self,
+        org: str,
+        thread_id: str,
+        *,
+        limit: int,
+        after: str | None,
+        descending: bool,
+        at_us: int,
+        before: str | None = None,
     ) -> Page[MessageRecord] | None:
         doc = await self._db.find(org, thread_id)
         standing, _ = standing_of(doc, at_us)
@@ -251,20 +259,23 @@ class MongoThreads:
             return None
         query: Doc = {"org": text(org), "thread_id": text(thread_id)}
         query.update(hidden_messages(doc))
-        if after is not None:
+        down = descending != (before is not None)  # a page before a cursor is read backwards
+        for name in (after, before):
+            if name is None:
+                continue
             cursor = await self._db.messages.find_one(
-                {"org": text(org), "id": text(after), "thread_id": text(thread_id)}
+                {"org": text(org), "id": text(name), "thread_id": text(thread_id)}
             )
             if cursor is None:
-                raise CursorNotFound(after)
-            query["seq"] = {"$lt" if descending else "$gt": cursor["seq"]}
+                raise CursorNotFound(name)
+            query["seq"] = {"$lt" if down else "$gt": cursor["seq"]}
         docs = (
             await self._db.messages.find(query)
-            .sort("seq", DESCENDING if descending else ASCENDING)
+            .sort("seq", DESCENDING if down else ASCENDING)
             .limit(limit + 1)
             .to_list()
         )
-        return page([message_of(d) for d in docs], limit)
+        return page([message_of(d) for d in docs], limit, backwards=before is not None)
 
     async def _tail(self, query: Doc, limit: int) -> list[HistoryMessage]:
         docs = (

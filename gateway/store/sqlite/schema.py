@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (org, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_us);
+CREATE TABLE IF NOT EXISTS cancels (
+    org TEXT NOT NULL, thread_id TEXT NOT NULL, requested_us INTEGER NOT NULL, outcome BLOB,
+    expires_us INTEGER NOT NULL,
+    PRIMARY KEY (org, thread_id)
+) WITHOUT ROWID;
 """
 
 THREAD_COLS = ", ".join(THREAD_FIELDS)

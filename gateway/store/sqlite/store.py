@@ -11,6 +11,7 @@ import sqlite3
 
 from gateway.core.rules import Limits
 from gateway.store.protocols import PurgeReport
+from gateway.store.sqlite.cancels import SqliteCancels
 from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.idempotency import SqliteIdempotency
 from gateway.store.sqlite.locks import FileLocks
@@ -35,6 +36,7 @@ class SqliteStore:
         self._responses = SqliteResponses(self._engine)
         self._locks = FileLocks(path + ".locks")
         self._idempotency = SqliteIdempotency(self._engine)
+        self._cancels = SqliteCancels(self._engine)
 
     @property
     def threads(self) -> SqliteThreads:
@@ -47,6 +49,10 @@ class SqliteStore:
     @property
     def turn_locks(self) -> FileLocks:
         return self._locks
+
+    @property
+    def cancels(self) -> SqliteCancels:
+        return self._cancels
 
     @property
     def idempotency(self) -> SqliteIdempotency:

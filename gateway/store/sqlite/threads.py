@@ -182,28 +182,40 @@ class SqliteThreads:
     # -- messages -------------------------------------------------------------------------------
 
     async def list_messages(
-        self, org: str, thread_id: str, *, limit: int, after: str | None, descending: bool, at_us: int
+        self,
+        org: str,
+        thread_id: str,
+        *,
+        limit: int,
+        after: str | None,
+        descending: bool,
+        at_us: int,
+        before: str | None = None,
     ) -> Page[MessageRecord] | None:
         def op(db: sqlite3.Connection) -> Page[MessageRecord] | None:
             s, _ = standing_of(db, org, thread_id, at_us)
             if s is not Standing.LIVE:
                 return None
             where, args = "org = ? AND thread_id = ?", [org, thread_id]
-            if after is not None:
+            down = descending != (before is not None)  # a page before a cursor is read backwards
+            for name in (after, before):
+                if name is None:
+                    continue
                 cursor = db.execute(
                     "SELECT seq FROM messages WHERE org = ? AND id = ? AND thread_id = ?",
-                    (org, after, thread_id),
+                    (org, name, thread_id),
                 ).fetchone()
                 if cursor is None:
-                    raise CursorNotFound(after)
-                where += " AND seq < ?" if descending else " AND seq > ?"
+                    raise CursorNotFound(name)
+                where += " AND seq < ?" if down else " AND seq > ?"
                 args.append(cursor[0])
-            order = "DESC" if descending else "ASC"
+            order = "DESC" if down else "ASC"
             rows = db.execute(
                 f"SELECT {MSG_COLS} FROM messages WHERE {where} ORDER BY seq {order} LIMIT ?",
                 (*args, limit + 1),
             ).fetchall()
-            return page([message_of(dict(zip(MESSAGE_FIELDS, r, strict=True))) for r in rows], limit)
+            found = [message_of(dict(zip(MESSAGE_FIELDS, r, strict=True))) for r in rows]
+            return page(found, limit, backwards=before is not None)
 
         return await self._engine.read(op)
 

@@ -67,7 +67,8 @@ TURN_CASES = [
     Case("unknown-role", 422, V, json_body=item(role="tool", texts=[{"text": "x"}])),
     Case("developer-role", 422, V, json_body=item(role="developer", content="x")),
     Case("missing-role", 422, V, json_body=item(texts=[{"text": "x"}])),
-    Case("texts-and-content", 422, V, json_body=item(role="user", texts=[{"text": "x"}], content="x")),
+    # Both may come (an output item sent back), carrying the same texts; different ones are refused.
+    Case("texts-and-content-differ", 422, V, json_body=item(role="user", texts=[{"text": "x"}], content="y")),
     Case("neither-texts-nor-content", 422, V, json_body=item(role="user")),
     Case("texts-null-content-null", 422, V, json_body=item(role="user", texts=None, content=None)),
     Case("texts-empty", 422, V, json_body=item(role="user", texts=[])),
@@ -80,7 +81,8 @@ TURN_CASES = [
     Case("item-type-not-message", 422, V, json_body=item(role="user", content="x", type="function_call")),
     Case("item-unknown-field", 422, V, json_body=item(role="user", content="x", name="bob")),
     Case("body-unknown-field", 422, V, json_body=body(frequency_penalty=0.5)),
-    Case("body-camel-case-thread-id", 422, V, json_body=body(threadId="t1")),
+    # `threadId` is an alias of `thread_id` (SPEC §10); the snake form of `threadState` is not.
+    Case("body-snake-case-thread-state", 422, V, json_body=body(thread_state="open")),
     # wrong types and ranges
     Case("stream-string", 422, V, json_body=body(stream="yes")),
     Case("stream-number", 422, V, json_body=body(stream=1)),

@@ -1,0 +1,147 @@
+"""The Freddy door's answers (SPEC §3, §4, §10): msgspec Structs for response bodies.
+
+Freddy's clients parse some fields under other names or shapes (`createdAt` as Unix seconds,
+`content` blocks beside `texts`, `response`, `response_id`, `success`): the objects carry both.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from gateway.core.records import State
+
+Metadata = dict[str, Any]
+
+
+class TextOut(msgspec.Struct, frozen=True):
+    text: str
+
+
+class OutputText(msgspec.Struct, frozen=True, kw_only=True):
+    type: str = "output_text"
+    text: str
+    annotations: list[Any] = msgspec.field(default_factory=list)
+
+
+class OutputItem(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    type: str = "message"
+    role: str = "assistant"
+    status: str = "completed"
+    texts: list[TextOut]
+    content: list[OutputText]
+
+
+class ResponseUsage(msgspec.Struct, frozen=True, kw_only=True):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class ResponseObject(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    object: str = "response"
+    created_at: str
+    created_at_unix: int = msgspec.field(name="createdAt")
+    status: str
+    model: str
+    thread_id: str | None
+    previous_response_id: str | None
+    output: list[OutputItem]
+    output_text: str
+    usage: ResponseUsage | None
+    # The same answer under the names Freddy's clients read.
+    success: bool = True
+    response: str
+    response_id: str
+    is_summarized: bool = False
+    assistant_id: str | None = None
+
+
+class ThreadUsage(msgspec.Struct, frozen=True, kw_only=True):
+    input_tokens: int
+    output_tokens: int
+
+
+class ThreadObject(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    object: str = "thread"
+    organization_id: str
+    state: State
+    visible_in_ui: bool
+    metadata: Metadata
+    message_count: int
+    usage: ThreadUsage
+    created_at: str
+    updated_at: str
+    last_message_at: str | None
+    expires_at: str
+    title: str | None
+    assistant_id: str | None = None
+    is_pinned: bool
+    pinned_at: str | None
+    last_model_used: str | None
+
+
+class MessageObject(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    object: str = "thread.message"
+    thread_id: str | None
+    role: str
+    texts: list[TextOut]
+    content: str  # the texts joined by a newline
+    metadata: Metadata
+    response_id: str | None
+    created_at: str
+
+
+class ListObject[T](msgspec.Struct, frozen=True, kw_only=True):
+    """A page of a list (SPEC §4.2): `after` = `last_id` walks it."""
+
+    object: str = "list"
+    data: list[T]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+    limit: int
+    # Only when asked for (`include_total=true`): counting costs a query.
+    total: int | msgspec.UnsetType = msgspec.UNSET
+
+
+ThreadList = ListObject[ThreadObject]
+MessageList = ListObject[MessageObject]
+
+
+def iso(us: int) -> str:
+    """RFC 3339 UTC with milliseconds, e.g. `2026-01-06T10:30:00.000Z`."""
+    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class PinnedThread(ThreadObject, frozen=True, kw_only=True):
+    """A pin's answer: the thread, and what happened (Freddy's clients read `message`)."""
+
+    message: str
+
+
+class DeletedMessage(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    object: str = "thread.message.deleted"
+    deleted: bool = True
+
+
+class DeletedAll(msgspec.Struct, frozen=True, kw_only=True):
+    success: bool = True
+    deleted: int
+    message: str
+
+
+class CancelOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    success: bool
+    cancel_mode: str
+    elapsed_seconds: float
+    user_message_deleted: bool
+    assistant_response_deleted: bool
+    partial_content_saved: bool
