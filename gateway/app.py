@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from gateway.core.assistants import AssistantService
 from gateway.core.calls import Caller, CallPolicy
 from gateway.core.retention import purge_loop
 from gateway.core.rules import Limits, now_us
@@ -107,6 +108,7 @@ def create_app(
     )
     max_turn_s = settings.provider_timeout_s + 60
     shutdown = Shutdown(grace_s=settings.shutdown_grace_s)
+    assistants = AssistantService(the_store.assistants, caller, limits, clock)
     services = Services(
         store=the_store,
         limits=limits,
@@ -121,8 +123,11 @@ def create_app(
             shutdown=shutdown,
             quick_edit_s=settings.cancel_quick_edit_s,
             clock=clock,
+            assistants=assistants,
+            default_model=settings.default_model,
         ),
-        threads=ThreadService(the_store.threads, caller, limits, clock),
+        threads=ThreadService(the_store.threads, caller, limits, clock, assistants=assistants),
+        assistants=assistants,
         clock=clock,
     )
 

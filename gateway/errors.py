@@ -60,6 +60,14 @@ class MessageNotFound(NotFound):
         super().__init__(f"Message '{message_id}' was not found.")
 
 
+class AssistantNotFound(NotFound):
+    code = "ASSISTANT_NOT_FOUND"
+
+    def __init__(self, assistant_id: str) -> None:
+        # The same message for an unknown id and for another organization's assistant.
+        super().__init__(f"Assistant '{assistant_id}' was not found.")
+
+
 class ModelNotFound(NotFound):
     code = "MODEL_NOT_FOUND"
 
@@ -74,6 +82,13 @@ class Conflict(GatewayError):
 
 class ThreadAlreadyExists(Conflict):
     code = "THREAD_ALREADY_EXISTS"
+
+
+class AssistantAlreadyExists(Conflict):
+    code = "ASSISTANT_ALREADY_EXISTS"
+
+    def __init__(self, assistant_id: str) -> None:
+        super().__init__(f"Assistant '{assistant_id}' already exists.")
 
 
 class ThreadLocked(Conflict):

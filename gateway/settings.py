@@ -39,6 +39,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     provider_timeout_s: float = 120.0
     # How long a turn waits for the turn before it on the same thread (then 409 THREAD_BUSY).
     turn_wait_s: float = 30.0
+    # The model of a turn that names none and whose assistant names none (SPEC §15).
+    default_model: str = "echo"
     # On SIGTERM: how long the requests in flight may take to finish (streams are stopped before).
     shutdown_grace_s: float = 10.0
     # A stream cancelled within this keeps nothing (Freddy's "quick_edit"); later, its partial answer.
@@ -110,6 +112,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_ECHO_CONTEXT_TOKENS": ("echo_context_tokens", int),
     "GATEWAY_PROVIDER_TIMEOUT_S": ("provider_timeout_s", float),
     "GATEWAY_TURN_WAIT_S": ("turn_wait_s", float),
+    "GATEWAY_DEFAULT_MODEL": ("default_model", str),
     "GATEWAY_SHUTDOWN_GRACE_S": ("shutdown_grace_s", float),
     "GATEWAY_CANCEL_QUICK_EDIT_S": ("cancel_quick_edit_s", float),
     "GATEWAY_PURGE_INTERVAL_S": ("purge_interval_s", float),

@@ -34,6 +34,8 @@ class Prepared(msgspec.Struct, frozen=True, kw_only=True):
     lease: TurnLease | None = None
     # The request's idempotency key, held until the turn is saved (and keeps its answer) or failed.
     idempotency: IdemClaimed | None = None
+    # The assistant whose profile the turn has (SPEC §11).
+    assistant_id: str | None = None
 
 
 class Created(msgspec.Struct, frozen=True):

@@ -10,6 +10,8 @@ from providers.base import ChatMessage
 
 State = Literal["open", "locked", "archived"]
 Role = Literal["user", "assistant", "system"]
+# An assistant's memory mode (SPEC §12); only "off" is served until memory exists.
+Memory = Literal["off", "auto", "readonly"]
 
 
 class ThreadRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,6 +33,8 @@ class ThreadRecord(msgspec.Struct, frozen=True, kw_only=True):
     pinned_us: int | None = None  # when it was pinned; None: not pinned
     last_model: str | None = None  # the model named by its last turn
     edited_us: int | None = None  # when a message of it was last edited or deleted
+    # Its assistant (SPEC §11): set when the thread is created, cleared when the assistant is deleted.
+    assistant_id: str | None = None
 
     @property
     def activity_us(self) -> int:
@@ -96,6 +100,8 @@ class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
     context_ref: tuple[tuple[int, int], ...] | None = None
     # "cancelled": a stream stopped by its client whose partial answer was kept.
     status: str = "completed"
+    # The assistant whose profile the turn had (SPEC §11), if any.
+    assistant_id: str | None = None
 
 
 def seq_ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:
@@ -133,6 +139,7 @@ class ThreadPatch(msgspec.Struct, frozen=True, kw_only=True):
     visible: bool | None = None
     title: str | None = None  # "" clears it
     pinned: bool | None = None
+    assistant_id: str | None = None  # set at creation only: may repeat the thread's own, no more
 
 
 class MessagePatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,6 +156,7 @@ class ThreadFilter(msgspec.Struct, frozen=True, kw_only=True):
     state: State | None = None
     pinned: bool | None = None
     descending: bool = True
+    assistant_id: str | None = None  # only the threads of this assistant
 
 
 class Page[T](msgspec.Struct, frozen=True, kw_only=True):
@@ -157,3 +165,30 @@ class Page[T](msgspec.Struct, frozen=True, kw_only=True):
     items: list[T]
     has_more: bool
     total: int | None = None  # of the whole list, when asked for
+
+
+class AssistantRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An assistant as stored (SPEC §11): an organization's profile for a family of threads.
+    Times are integer microseconds since the epoch."""
+
+    org: str
+    id: str
+    name: str
+    instructions: str | None = None  # the first system message of its threads' turns
+    model: str | None = None  # the model of a turn that names none
+    memory: Memory = "off"
+    description: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    created_us: int
+    updated_us: int
+
+
+class AssistantPatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A requested change of an assistant; `None` means "leave alone", "" clears a text."""
+
+    name: str | None = None
+    instructions: str | None = None
+    model: str | None = None
+    memory: Memory | None = None
+    description: str | None = None
+    metadata: dict[str, Any] | None = None  # merged key by key; a `None` value removes a key

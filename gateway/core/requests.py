@@ -28,9 +28,14 @@ class ChainTarget(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TurnRequest(msgspec.Struct, frozen=True, kw_only=True):
-    model: str
+    # None: the assistant's model, else the gateway's default model (SPEC §11, §15).
+    model: str | None
     inputs: tuple[ChatMessage, ...]
     target: ThreadTarget | ChainTarget = ThreadTarget()
+    # The assistant of the turn (SPEC §11): its instructions come first and its model is the default.
+    # A thread this turn creates is bound to it; an existing thread's own assistant must match it
+    # (400 `CONFLICTING_PARAMETERS`). None on a thread turn: the thread's assistant, if any.
+    assistant_id: str | None = None
     # For this request only: not saved, not part of a later `previousResponseId` context.
     instructions: str | None = None
     temperature: float | None = None

@@ -14,6 +14,7 @@ import msgspec
 
 from gateway.core.records import State, ThreadPatch, ThreadRecord, Usage
 from gateway.errors import (
+    ConflictingParameters,
     InvalidStateTransition,
     MetadataTooLarge,
     ThreadArchived,
@@ -156,6 +157,21 @@ def check_message_limit(current: int, adding: int, limits: Limits, thread_id: st
         )
 
 
+def check_thread_assistant(thread: ThreadRecord, named: str | None) -> None:
+    """A turn (or a PATCH) that names an assistant must name its thread's: a thread's assistant is set
+    when the thread is created (SPEC §11). 400 `CONFLICTING_PARAMETERS` otherwise."""
+    if named is None or named == thread.assistant_id:
+        return
+    if thread.assistant_id is None:
+        message = f"Thread '{thread.id}' has no assistant; `assistant_id` '{named}' contradicts it."
+    else:
+        message = f"Thread '{thread.id}' belongs to assistant '{thread.assistant_id}', not to '{named}'."
+    raise ConflictingParameters(
+        message,
+        details={"thread_id": thread.id, "assistant_id": named, "thread_assistant_id": thread.assistant_id},
+    )
+
+
 def check_transition(thread: ThreadRecord, target: State) -> None:
     if target == thread.state:
         return
@@ -178,7 +194,9 @@ def merge_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, 
 
 
 def apply_patch(thread: ThreadRecord, patch: ThreadPatch, limits: Limits, at_us: int) -> ThreadRecord:
-    """PATCH of SPEC §4.2 and §10: title, metadata, visibility and pinning first, then the state."""
+    """PATCH of SPEC §4.2 and §10: title, metadata, visibility and pinning first, then the state.
+    An `assistant_id` may only repeat the thread's own."""
+    check_thread_assistant(thread, patch.assistant_id)
     if thread.state == "archived":
         # The state is checked first so that "archived -> open" reads as a bad transition.
         if patch.state is not None:

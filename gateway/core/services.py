@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.core.assistants import AssistantService
 from gateway.core.rules import Limits
 from gateway.core.threads import ThreadService
 from gateway.core.turns import TurnService
@@ -17,5 +18,6 @@ class Services:
     limits: Limits
     turns: TurnService
     threads: ThreadService
+    assistants: AssistantService
     # Integer microseconds since the epoch; tests pass their own to travel in time.
     clock: Callable[[], int]

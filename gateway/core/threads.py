@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from gateway.core.assistants import AssistantService
 from gateway.core.calls import Caller
 from gateway.core.records import MessagePatch, MessageRecord, Page, State, ThreadPatch, ThreadRecord
 from gateway.core.rules import (
@@ -54,9 +55,16 @@ def title_of(answer: str) -> str:
 
 class ThreadService:
     def __init__(
-        self, threads: ThreadStore, caller: Caller, limits: Limits, clock: Callable[[], int]
+        self,
+        threads: ThreadStore,
+        caller: Caller,
+        limits: Limits,
+        clock: Callable[[], int],
+        *,
+        assistants: AssistantService,
     ) -> None:
         self._threads = threads
+        self._assistants = assistants
         self._caller = caller
         self._limits = limits
         self._clock = clock
@@ -69,8 +77,12 @@ class ThreadService:
         metadata: dict[str, Any] | None,
         visible: bool,
         title: str | None = None,
+        assistant_id: str | None = None,
     ) -> ThreadRecord:
-        """A new, empty thread; 409 `THREAD_ALREADY_EXISTS` when the id is live."""
+        """A new, empty thread, under `assistant_id` when given (set now, for the thread's life);
+        409 `THREAD_ALREADY_EXISTS` when the id is live; 404 `ASSISTANT_NOT_FOUND`."""
+        if assistant_id is not None:
+            await self._assistants.get(org, assistant_id)
         thread = new_thread(
             org,
             thread_id or new_id("thread"),
@@ -79,8 +91,8 @@ class ThreadService:
             limits=self._limits,
             at_us=self._clock(),
         )
-        if title:
-            thread = msgspec.structs.replace(thread, title=title)
+        if title or assistant_id:
+            thread = msgspec.structs.replace(thread, title=title or None, assistant_id=assistant_id)
         return await self._threads.create_thread(thread)
 
     async def get(self, org: str, thread_id: str) -> ThreadRecord:
@@ -102,7 +114,10 @@ class ThreadService:
         descending: bool = True,
         pinned: bool | None = None,
         with_total: bool = False,
+        assistant_id: str | None = None,
     ) -> Page[ThreadRecord]:
+        """A page of the organization's threads; `assistant_id`: only that assistant's (an unknown
+        assistant's list is empty, as another organization's is)."""
         if after is not None and before is not None:
             raise ValidationFailed("Give `after` or `before`, not both.")
         try:
@@ -116,6 +131,7 @@ class ThreadService:
                 descending=descending,
                 pinned=pinned,
                 with_total=with_total,
+                assistant_id=assistant_id,
                 at_us=self._clock(),
             )
         except CursorNotFound as exc:

@@ -15,33 +15,39 @@ import structlog
 from cachetools import LRUCache
 
 from gateway import errors
-from gateway.core.budget import Budget, batch_for, fit_history, fit_in_memory
+from gateway.core.assistants import AssistantService
+from gateway.core.budget import BATCH, Budget, batch_for, fit_history, fit_in_memory
 from gateway.core.calls import Caller
 from gateway.core.cancels import CancelOutcome, Cancels, Running
+from gateway.core.plan import Plan, plan_turn
 from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared, StreamEvent
 from gateway.core.records import (
+    AssistantRecord,
     HistoryMessage,
-    MessageRecord,
     ResponseRecord,
     ThreadRecord,
-    Usage,
-    seq_ranges,
 )
 from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
-from gateway.core.rules import Limits, apply_turn, check_accepts_turn, check_message_limit, new_thread, now_us
+from gateway.core.rules import (
+    Limits,
+    check_accepts_turn,
+    check_message_limit,
+    check_thread_assistant,
+    new_thread,
+    now_us,
+)
+from gateway.core.saving import saved_response, turn_write
 from gateway.core.shutdown import Shutdown
 from gateway.ids import new_id
 from gateway.store.locks import TurnLocks
 from gateway.store.protocols import (
     Backend,
     IdemClaimed,
-    IdemDone,
     IdemInFlight,
     IdemMismatch,
     IdemReplay,
     TurnLease,
     TurnView,
-    TurnWrite,
 )
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 
@@ -65,10 +71,14 @@ class TurnService:
         turn_wait_s: float,
         max_turn_s: float,
         shutdown: Shutdown,
+        assistants: AssistantService,
+        default_model: str = "echo",
         quick_edit_s: float = 5.0,
         clock: Callable[[], int] = now_us,
     ) -> None:
         self._shutdown = shutdown
+        self._assistants = assistants
+        self._default_model = default_model
         self._cancels = Cancels(store.threads, store.cancels, locks, quick_edit_s=quick_edit_s, clock=clock)
         self._threads = store.threads
         self._responses = store.responses
@@ -120,25 +130,26 @@ class TurnService:
             _log.warning("idempotency_release_failed", exc_info=True)
 
     async def _prepare(self, org: str, req: TurnRequest) -> Prepared:
-        routes = self._caller.routes(req.model)
-        route = routes[0]
-        provider = route.provider
-        inputs = req.inputs
-        instructions = (ChatMessage("system", (req.instructions,)),) if req.instructions else ()
-        # The context must fit every model a fallback may hand it to.
-        window = min(r.provider.context_window(r.model) for r in routes) - (req.max_output_tokens or 0)
-        budget = Budget(max(window, 0), instructions + inputs, provider.count_tokens)
+        named = None if req.assistant_id is None else await self._assistants.get(org, req.assistant_id)
+        target = req.target
+        plan: Plan | None
+        try:
+            plan = plan_turn(self._caller, req, named, self._default_model)
+        except errors.GatewayError:
+            if named is not None or req.model is not None or isinstance(target, ChainTarget):
+                raise
+            plan = None  # the thread's own assistant may name the model: decided once it is read
         create: ThreadRecord | None = None
         history_seqs: list[int] = []
         thread_id: str | None = None
         lease: TurnLease | None = None
         history: list[ChatMessage]
-        target = req.target
         if isinstance(target, ChainTarget):
+            assert plan is not None
             at = self._clock()
             prev = await self.get_response(org, target.response_id)
             output = ChatMessage("assistant", (prev.output_text,))
-            history = await fit_in_memory(budget, (*prev.context, output))
+            history = await fit_in_memory(plan.budget, (*prev.context, output))
         else:
             thread_id = target.id or new_id("thread")
             # Linearizable: the lease is taken before the history is read, so this turn sees every
@@ -148,28 +159,28 @@ class TurnService:
                 raise errors.ThreadBusy(thread_id)
             at = self._clock()
             try:
-                create, history, history_seqs = await self._thread_context(
-                    org, thread_id, target, budget, len(inputs), at
+                create, plan, history, history_seqs = await self._thread_context(
+                    org, thread_id, req, named, plan, at
                 )
             except BaseException:
                 await self._locks.release(lease)
                 raise
 
-        context = (*history, *inputs)
+        context = (*history, *req.inputs)
         request = ModelRequest(
-            model=route.model,
-            messages=(*instructions, *context),
+            model=plan.routes[0].model,
+            messages=(*plan.instructions, *context),
             temperature=req.temperature,
             top_p=req.top_p,
             max_output_tokens=req.max_output_tokens,
         )
         return Prepared(
             org=org,
-            model=req.model,
-            routes=routes,
+            model=plan.model,
+            routes=plan.routes,
             history_seqs=tuple(history_seqs),
             request=request,
-            inputs=inputs,
+            inputs=req.inputs,
             context=context,
             thread_id=thread_id,
             create=create,
@@ -178,15 +189,25 @@ class TurnService:
             response_id=new_id("resp"),
             created_us=at,
             lease=lease,
+            assistant_id=plan.assistant_id,
         )
 
     async def _thread_context(
-        self, org: str, thread_id: str, target: ThreadTarget, budget: Budget, inputs: int, at: int
-    ) -> tuple[ThreadRecord | None, list[ChatMessage], list[int]]:
-        """A thread turn's checks and history: the thread to create (if new), the history that
-        fits and its messages' sequence numbers."""
+        self,
+        org: str,
+        thread_id: str,
+        req: TurnRequest,
+        named: AssistantRecord | None,
+        plan: Plan | None,
+        at: int,
+    ) -> tuple[ThreadRecord | None, Plan, list[ChatMessage], list[int]]:
+        """A thread turn's checks and history: the thread to create (if new), the turn's plan under
+        the thread's assistant, the history that fits and its messages' sequence numbers."""
+        assert isinstance(req.target, ThreadTarget)
+        target, inputs = req.target, len(req.inputs)
         # The first read is sized by what this thread's messages cost at its last turn here.
-        first = batch_for(budget.remaining, self._sizes.get((org, thread_id)))
+        estimate = self._sizes.get((org, thread_id))
+        first = batch_for(plan.budget.remaining, estimate) if plan is not None else BATCH
         view = await self._threads.turn_view(
             org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=first
         )
@@ -202,12 +223,22 @@ class TurnService:
                 limits=self._limits,
                 at_us=at,
             )
+            if named is not None:  # a thread is bound to its assistant when it is created
+                create = msgspec.structs.replace(create, assistant_id=named.id)
             check_message_limit(0, inputs + 1, self._limits, thread_id)
-            return create, [], []
+            return create, plan or plan_turn(self._caller, req, named, self._default_model), [], []
         check_accepts_turn(thread)
+        check_thread_assistant(thread, req.assistant_id)
         check_message_limit(thread.message_count, inputs + 1, self._limits, thread_id)
-        history, seqs = await self._thread_history(org, thread_id, budget, view, first)
-        return None, history, seqs
+        if named is None and thread.assistant_id is not None:
+            # The thread's assistant (None if it was deleted meanwhile: the thread is detached).
+            own = await self._assistants.find(org, thread.assistant_id)
+            if own is not None or plan is None:
+                plan = plan_turn(self._caller, req, own, self._default_model)
+        elif plan is None:
+            plan = plan_turn(self._caller, req, named, self._default_model)
+        history, seqs = await self._thread_history(org, thread_id, plan.budget, view, first)
+        return None, plan, history, seqs
 
     async def abandon(self, p: Prepared) -> None:
         """Give up a prepared turn that will not be run (its thread's lease goes to the next turn)."""
@@ -334,75 +365,10 @@ class TurnService:
 
     async def _save(self, p: Prepared, completion: Completion, status: str = "completed") -> ResponseRecord:
         at = self._clock()
-        usage = Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens)
-        output_id = new_id("msg")
-        response = ResponseRecord(
-            org=p.org,
-            id=p.response_id,
-            model=p.model,
-            created_us=p.created_us,
-            expires_us=p.created_us + self._limits.response_ttl_us,
-            thread_id=p.thread_id if p.previous_response_id is None else None,
-            previous_response_id=p.previous_response_id,
-            output_message_id=output_id,
-            output_text=completion.text,
-            usage=usage,
-            context=p.context,
-            status=status,
-        )
-        done = (
-            None
-            if p.idempotency is None
-            else IdemDone(
-                claim=p.idempotency,
-                response=msgspec.structs.replace(response, context=()),
-                expires_us=at + self._limits.response_ttl_us,
-            )
-        )
+        response, done = saved_response(p, completion, self._limits, at, status)
         if p.previous_response_id is not None or p.thread_id is None:
             await self._responses.save_response(response, done)
             return response
-        # Stored by reference to the thread's messages, not as a copy of the whole context.
-        response = msgspec.structs.replace(response, context_ref=seq_ranges(list(p.history_seqs)))
-        messages = [
-            MessageRecord(
-                id=new_id("msg"), role=m.role, texts=m.texts, response_id=p.response_id, created_us=at
-            )
-            for m in p.inputs
-        ]
-        messages.append(
-            MessageRecord(
-                id=output_id,
-                role="assistant",
-                texts=(completion.text,),
-                response_id=p.response_id,
-                created_us=at,
-            )
-        )
-        limits, state, model = self._limits, p.thread_state, p.model
-
-        def update(thread: ThreadRecord) -> ThreadRecord:
-            return apply_turn(
-                thread,
-                adding=len(messages),
-                usage=usage,
-                next_state=state,
-                limits=limits,
-                at_us=at,
-                model=model,
-            )
-
-        await self._threads.append_turn(
-            TurnWrite(
-                org=p.org,
-                thread_id=p.thread_id,
-                create=p.create,
-                messages=messages,
-                response=response,
-                update=update,
-                at_us=at,
-                lease=p.lease,
-                idempotency=done,
-            )
-        )
-        return response
+        write = turn_write(p, response, completion, self._limits, at, done)
+        await self._threads.append_turn(write)
+        return write.response

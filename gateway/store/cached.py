@@ -16,6 +16,7 @@ from __future__ import annotations
 from gateway.core.records import ResponseRecord, ThreadRecord
 from gateway.store.cache import ResponseCache
 from gateway.store.protocols import (
+    AssistantStore,
     Backend,
     CancelStore,
     IdemDone,
@@ -126,6 +127,10 @@ class CachedStore:
     @property
     def responses(self) -> CachedResponses:
         return self._responses
+
+    @property
+    def assistants(self) -> AssistantStore:
+        return self._backend.assistants
 
     @property
     def turn_locks(self) -> SharedLocks:

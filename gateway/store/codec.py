@@ -5,6 +5,7 @@
   data; in SQLite it is one column.
 - Message texts are a JSON array (SQLite builds history reads from it without parsing it).
 - A thread is a flat set of named fields (`THREAD_FIELDS`): SQLite's columns, MongoDB's document.
+- So is an assistant (`ASSISTANT_FIELDS`), with `name_key`, the folded name that search matches.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.core.records import MessageRecord, ResponseRecord, ThreadRecord
+from gateway.core.records import AssistantRecord, MessageRecord, ResponseRecord, ThreadRecord
 
 Fields = Mapping[str, Any]
 
@@ -44,6 +45,7 @@ THREAD_FIELDS = (
     "pinned_us",
     "last_model",
     "edited_us",
+    "assistant_id",
 )
 MESSAGE_FIELDS = ("id", "role", "texts", "response_id", "created_us", "thread_id", "seq", "metadata")
 
@@ -93,6 +95,7 @@ def thread_fields(t: ThreadRecord) -> dict[str, Any]:
         "pinned_us": t.pinned_us,
         "last_model": t.last_model,
         "edited_us": t.edited_us,
+        "assistant_id": t.assistant_id,
     }
 
 
@@ -115,6 +118,7 @@ def thread_of(f: Fields) -> ThreadRecord:
         pinned_us=f.get("pinned_us"),
         last_model=f.get("last_model"),
         edited_us=f.get("edited_us"),
+        assistant_id=f.get("assistant_id"),
     )
 
 
@@ -131,4 +135,56 @@ def message_of(f: Fields) -> MessageRecord:
         thread_id=f["thread_id"],
         seq=f["seq"],
         metadata=decode_metadata(metadata) if metadata else {},
+    )
+
+
+ASSISTANT_FIELDS = (
+    "org",
+    "id",
+    "name",
+    "name_key",
+    "instructions",
+    "model",
+    "memory",
+    "description",
+    "metadata",
+    "created_us",
+    "updated_us",
+)
+
+
+def name_key(text: str) -> str:
+    """A name (or a search term) as search compares it: case-folded, so `Ä` finds `ä` alike on
+    every backend (SQLite's `lower` and MongoDB's `$regex` options fold ASCII only)."""
+    return text.casefold()
+
+
+def assistant_fields(a: AssistantRecord) -> dict[str, Any]:
+    return {
+        "org": a.org,
+        "id": a.id,
+        "name": a.name,
+        "name_key": name_key(a.name),
+        "instructions": a.instructions,
+        "model": a.model,
+        "memory": a.memory,
+        "description": a.description,
+        "metadata": encode_metadata(a.metadata),
+        "created_us": a.created_us,
+        "updated_us": a.updated_us,
+    }
+
+
+def assistant_of(f: Fields) -> AssistantRecord:
+    return AssistantRecord(
+        org=f["org"],
+        id=f["id"],
+        name=f["name"],
+        instructions=f["instructions"],
+        model=f["model"],
+        memory=f["memory"],
+        description=f["description"],
+        metadata=decode_metadata(f["metadata"]),
+        created_us=f["created_us"],
+        updated_us=f["updated_us"],
     )

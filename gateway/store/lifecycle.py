@@ -69,6 +69,7 @@ def in_thread_list(thread: ThreadRecord | None, f: ThreadFilter, at_us: int) -> 
         and thread.visible == f.visible
         and (f.state is None or thread.state == f.state)
         and (f.pinned is None or (thread.pinned_us is not None) == f.pinned)
+        and (f.assistant_id is None or thread.assistant_id == f.assistant_id)
     )
 
 

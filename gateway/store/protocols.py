@@ -17,10 +17,19 @@ from typing import Protocol
 
 import msgspec
 
-from gateway.core.records import HistoryMessage, MessageRecord, Page, ResponseRecord, State, ThreadRecord
+from gateway.core.records import (
+    AssistantRecord,
+    HistoryMessage,
+    MessageRecord,
+    Page,
+    ResponseRecord,
+    State,
+    ThreadRecord,
+)
 
 ThreadUpdate = Callable[[ThreadRecord], ThreadRecord]
 MessageEdit = Callable[[MessageRecord], MessageRecord]
+AssistantUpdate = Callable[[AssistantRecord], AssistantRecord]
 
 
 class PurgeReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,9 +148,11 @@ class ThreadStore(Protocol):
         descending: bool = True,
         before: str | None = None,
         with_total: bool = False,
+        assistant_id: str | None = None,
     ) -> Page[ThreadRecord]:
         """By activity, newest first unless not `descending`; the page after `after` or before
-        `before`, both items of the same list, else `CursorNotFound`; `total` when asked."""
+        `before`, both items of the same list, else `CursorNotFound`; `total` when asked;
+        only the threads of `assistant_id` when given."""
 
     async def update_thread(self, org: str, thread_id: str, update: ThreadUpdate, at_us: int) -> ThreadRecord:
         """Read, apply `update`, write, atomically. Raise `ThreadNotFound` when absent."""
@@ -202,6 +213,31 @@ class ResponseStore(Protocol):
         organization's, or the thread messages it saw are gone)."""
 
 
+class AssistantStore(Protocol):
+    """Assistants (SPEC §11), unique by (organization, id)."""
+
+    async def create_assistant(self, assistant: AssistantRecord) -> AssistantRecord:
+        """Insert; raise `AssistantAlreadyExists` when the organization has one of that id."""
+
+    async def get_assistant(self, org: str, assistant_id: str) -> AssistantRecord | None: ...
+
+    async def list_assistants(
+        self, org: str, *, limit: int, offset: int, search: str | None
+    ) -> Page[AssistantRecord]:
+        """Newest first (by creation, then id); `search`: only those whose name contains it,
+        case-insensitively; `total` is the count of the whole (searched) list."""
+
+    async def update_assistant(
+        self, org: str, assistant_id: str, update: AssistantUpdate, at_us: int
+    ) -> AssistantRecord:
+        """Read, apply `update`, write, atomically. Raise `AssistantNotFound` when absent."""
+
+    async def delete_assistant(self, org: str, assistant_id: str, at_us: int) -> int | None:
+        """Delete the assistant and everything it owns (its memories, once they exist), and detach
+        its threads (their `assistant_id` becomes None), in one atomic step where the backend
+        allows. Returns how many threads were detached, or None when absent."""
+
+
 class SharedLocks(Protocol):
     """Turn leases across processes and replicas (the backend's part of `gateway.store.locks`)."""
 
@@ -252,6 +288,9 @@ class Backend(Protocol):
 
     @property
     def responses(self) -> ResponseStore: ...
+
+    @property
+    def assistants(self) -> AssistantStore: ...
 
     @property
     def turn_locks(self) -> SharedLocks: ...

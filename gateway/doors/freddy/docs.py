@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.doors.freddy.assistant_wire import AssistantCreate, AssistantUpdateBody
 from gateway.doors.freddy.errors import ErrorEnvelope
 from gateway.doors.freddy.schemas import (
     GenerateNameBody,
@@ -83,6 +84,11 @@ FREDDY_DOCS = DoorDocs(
         ),
         ("PATCH", "/v1/threads/{thread_id}/messages/{message_id}"): (401, 403, 404, 409, 413, 422, 500, 503),
         ("DELETE", "/v1/threads/{thread_id}/messages/{message_id}"): (401, 403, 404, 409, 422, 500, 503),
+        ("POST", "/v1/assistants"): (400, 401, 403, 404, 409, 413, 422, 500, 503),
+        ("GET", "/v1/assistants"): _LIST,
+        ("GET", "/v1/assistants/{assistant_id}"): _ONE,
+        ("PUT", "/v1/assistants/{assistant_id}"): (400, 401, 403, 404, 413, 422, 500, 503),
+        ("DELETE", "/v1/assistants/{assistant_id}"): _ONE,
     },
     strict=(
         ResponseRequest,
@@ -93,6 +99,8 @@ FREDDY_DOCS = DoorDocs(
         ThreadUpdateBody,
         MessageUpdateBody,
         GenerateNameBody,
+        AssistantCreate,
+        AssistantUpdateBody,
     ),
     extra=_finish,
 )

@@ -1,4 +1,5 @@
-"""The Freddy door (the native API): its routes under `/v1`, its fast path, its error envelope."""
+"""The Freddy door (the native API): its routes under `/v1` (turns, threads, messages, assistants),
+its fast path, its error envelope."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from litestar import Router
 from litestar.di import Provide
 
 from gateway.core.services import Services
+from gateway.doors.freddy.assistants import AssistantController
 from gateway.doors.freddy.errors import handle_exception
 from gateway.doors.freddy.fast import FastTurns
 from gateway.doors.freddy.messages import MessageController
@@ -26,7 +28,13 @@ def freddy_door(services: Services, keyring: KeyRing, *, max_body_bytes: int) ->
     edge = TurnEdge(services.turns)
     router = Router(
         path="/v1",
-        route_handlers=[ThreadController, MessageController, create_response, cancel_response],
+        route_handlers=[
+            ThreadController,
+            MessageController,
+            AssistantController,
+            create_response,
+            cancel_response,
+        ],
         guards=[authenticate(keyring), refuse_unknown_query],
         dependencies={"edge": Provide(lambda: edge, use_cache=True, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},

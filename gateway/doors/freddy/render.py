@@ -39,6 +39,7 @@ def thread_object(t: ThreadRecord) -> ThreadObject:
         is_pinned=t.pinned_us is not None,
         pinned_at=None if t.pinned_us is None else iso(t.pinned_us),
         last_model_used=t.last_model,
+        assistant_id=t.assistant_id,
     )
 
 
@@ -69,6 +70,7 @@ def _object(
     output: list[OutputItem],
     text: str,
     usage: ResponseUsage | None,
+    assistant_id: str | None,
 ) -> ResponseObject:
     return ResponseObject(
         id=r_id,
@@ -83,6 +85,7 @@ def _object(
         usage=usage,
         response=text,
         response_id=r_id,
+        assistant_id=assistant_id,
     )
 
 
@@ -105,14 +108,29 @@ def response_object(r: ResponseRecord) -> ResponseObject:
         [item],
         r.output_text,
         usage,
+        r.assistant_id,
     )
 
 
 def in_progress_object(
-    response_id: str, created_us: int, model: str, thread_id: str | None, previous_response_id: str | None
+    response_id: str,
+    created_us: int,
+    model: str,
+    thread_id: str | None,
+    previous_response_id: str | None,
+    assistant_id: str | None = None,
 ) -> ResponseObject:
     return _object(
-        response_id, created_us, "in_progress", model, thread_id, previous_response_id, [], "", None
+        response_id,
+        created_us,
+        "in_progress",
+        model,
+        thread_id,
+        previous_response_id,
+        [],
+        "",
+        None,
+        assistant_id,
     )
 
 

@@ -80,7 +80,8 @@ class ThreadRef(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 class ResponseRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    model: Annotated[str, Meta(min_length=1, max_length=256)]
+    # Absent: the model of the turn's assistant (SPEC §11); required when no assistant can give one.
+    model: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
     inputs: Annotated[list[InputItem], Meta(min_length=1)]
     thread: ThreadId | ThreadRef | None = None
     thread_id: ThreadId | None = None

@@ -8,24 +8,17 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from gateway.core.records import Page, State, ThreadPatch
+from gateway.core.records import State, ThreadPatch
 from gateway.core.services import Services
 from gateway.doors.freddy.objects import DeletedAll, PinnedThread, ThreadList, ThreadObject
 from gateway.doors.freddy.render import pinned_object, thread_list, thread_object
 from gateway.doors.freddy.schemas import GenerateNameBody, ThreadCreate, ThreadUpdateBody
-from gateway.doors.freddy.unsupported import is_default, refuse_unsupported_values
-from gateway.errors import UnsupportedParameter
+from gateway.doors.freddy.unsupported import refuse_unsupported_values
 from gateway.http.auth import check_organization
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="page size, 1-100")]
 Cursor = Annotated[str | None, QueryParameter(max_length=256, description="an item of this list")]
 Order = Annotated[Literal["asc", "desc"], QueryParameter(description="by activity; `desc`: newest first")]
-
-
-def no_assistant(assistant_id: str | None) -> None:
-    """Assistants come with SPEC §11; until then a thread has none."""
-    if not is_default("assistant_id", assistant_id):
-        raise UnsupportedParameter("assistant_id")
 
 
 class ThreadController(Controller):
@@ -42,9 +35,13 @@ class ThreadController(Controller):
         org: str = request.state.org
         body = data or ThreadCreate()
         check_organization(body.organization_id, org)
-        no_assistant(body.assistant_id)
         thread = await services.threads.create(
-            org, body.id, metadata=body.metadata, visible=body.visible_in_ui, title=body.title
+            org,
+            body.id,
+            metadata=body.metadata,
+            visible=body.visible_in_ui,
+            title=body.title,
+            assistant_id=body.assistant_id or None,
         )
         return thread_object(thread)
 
@@ -66,9 +63,6 @@ class ThreadController(Controller):
         include_deleted: FromQuery[bool] = False,
     ) -> ThreadList:
         refuse_unsupported_values({"workflow_id": workflow_id, "include_deleted": include_deleted})
-        if assistant_id is not None:
-            # No thread has an assistant yet (assistants are SPEC §11): an assistant's list is empty.
-            return thread_list(Page(items=[], has_more=False, total=0 if include_total else None), limit)
         page = await services.threads.page(
             request.state.org,
             visible=visible_in_ui,
@@ -79,6 +73,7 @@ class ThreadController(Controller):
             descending=order == "desc",
             pinned=is_pinned,
             with_total=include_total,
+            assistant_id=assistant_id or None,
         )
         return thread_list(page, limit)
 
@@ -103,9 +98,12 @@ class ThreadController(Controller):
         thread_id: FromPath[str],
         data: JSONBody[ThreadUpdateBody],
     ) -> ThreadObject:
-        no_assistant(data.assistant_id)
         change = ThreadPatch(
-            metadata=data.metadata, state=data.state, visible=data.visible_in_ui, title=data.title
+            metadata=data.metadata,
+            state=data.state,
+            visible=data.visible_in_ui,
+            title=data.title,
+            assistant_id=data.assistant_id or None,
         )
         return thread_object(await services.threads.update(request.state.org, thread_id, change))
 

@@ -23,12 +23,10 @@ UNSUPPORTED = (
     "edit_message_id",
     "previous_message_id",
     "metadata",
-    "assistant_id",
-    "assistant_id_camel",
     "response_format",
 )
 # How a field is named in its error: as the client sent it.
-_WIRE_NAMES = {"assistant_id_camel": "assistantId", "response_format": "responseFormat"}
+_WIRE_NAMES = {"response_format": "responseFormat"}
 
 
 def one_of[T](values: dict[str, T | None], what: str) -> T | None:
@@ -69,6 +67,15 @@ def to_turn(req: ResponseRequest) -> TurnRequest:
         },
         "limits",
     )
+    assistant_id = one_of(
+        {"assistant_id": req.assistant_id, "assistantId": req.assistant_id_camel}, "assistants"
+    )
+    if req.model is None and assistant_id is None and thread_id is None:
+        # Only an assistant, the request's or its thread's, may give the model (SPEC §3, §11).
+        raise errors.ValidationFailed(
+            "`model` is required unless `assistant_id` or a thread names an assistant that gives one.",
+            details={"field": "model"},
+        )
     target: ThreadTarget | ChainTarget
     if previous is not None:
         if thread_id is not None or req.thread_state is not None:
@@ -87,6 +94,7 @@ def to_turn(req: ResponseRequest) -> TurnRequest:
         model=req.model,
         inputs=tuple(ChatMessage(i.role, i.text_values()) for i in req.inputs),
         target=target,
+        assistant_id=assistant_id,
         instructions=req.instructions,
         temperature=req.temperature,
         top_p=req.top_p,

@@ -58,7 +58,7 @@ class TurnEdge:
                 return found.response
             claim = found
         prepared = await self._turns.prepare(org, to_turn(req), idempotency=claim)
-        structlog.contextvars.bind_contextvars(thread_id=prepared.thread_id)
+        structlog.contextvars.bind_contextvars(thread_id=prepared.thread_id, model=prepared.model)
         return prepared
 
     async def answer(
@@ -79,6 +79,7 @@ class TurnEdge:
             response.model,
             response.thread_id,
             response.previous_response_id,
+            response.assistant_id,
         )
         yield sse("response.created", response=started)
         if response.output_text:
@@ -104,7 +105,12 @@ class TurnEdge:
                 match ev:
                     case Created(p):
                         obj = in_progress_object(
-                            p.response_id, p.created_us, p.model, p.thread_id, p.previous_response_id
+                            p.response_id,
+                            p.created_us,
+                            p.model,
+                            p.thread_id,
+                            p.previous_response_id,
+                            p.assistant_id,
                         )
                         yield sse("response.created", response=obj)
                     case Delta(text):

@@ -4,6 +4,7 @@ refused otherwise with 400 `UNSUPPORTED_PARAMETER` naming it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -19,25 +20,29 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def is_default(name: str, value: Any) -> bool:
-    if value is None or value == _DEFAULTS.get(name):
+def is_default(name: str, value: Any, defaults: Mapping[str, Any] = _DEFAULTS) -> bool:
+    if value is None or value == defaults.get(name):
         return True
     return isinstance(value, list | dict | str) and len(value) == 0
 
 
 def refuse_unsupported(
-    body: msgspec.Struct, names: tuple[str, ...], wire: dict[str, str] | None = None
+    body: msgspec.Struct,
+    names: tuple[str, ...],
+    wire: dict[str, str] | None = None,
+    defaults: Mapping[str, Any] = _DEFAULTS,
 ) -> None:
     """Raise for the first of `names` that `body` sets to something the gateway would not do
-    (named in the error as the client sent it: `wire` maps attribute names to field names)."""
+    (named in the error as the client sent it: `wire` maps attribute names to field names).
+    `defaults`: Freddy's default values of these fields, when not the turn's."""
     for name in names:
         value = getattr(body, name)
-        if not is_default(name, value):
+        if not is_default(name, value, defaults):
             raise UnsupportedParameter((wire or {}).get(name, name))
 
 
-def refuse_unsupported_values(values: dict[str, Any]) -> None:
+def refuse_unsupported_values(values: dict[str, Any], defaults: Mapping[str, Any] = _DEFAULTS) -> None:
     """The same rule for query parameters (and other loose values), given by name."""
     for name, value in values.items():
-        if not is_default(name, value):
+        if not is_default(name, value, defaults):
             raise UnsupportedParameter(name)

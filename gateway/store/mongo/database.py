@@ -89,6 +89,10 @@ class MongoDatabase:
     def cancels(self) -> AsyncCollection[Doc]:
         return self._opened()[5]
 
+    @property
+    def assistants(self) -> AsyncCollection[Doc]:
+        return self._opened()[6]
+
     @unavailable
     async def open(self) -> None:
         ms = self._timeout_ms
@@ -103,7 +107,7 @@ class MongoDatabase:
             tz_aware=True,
         )
         db = self._client[self._database]
-        names = ("threads", "messages", "responses", "leases", "idempotency", "cancels")
+        names = ("threads", "messages", "responses", "leases", "idempotency", "cancels", "assistants")
         self._collections = tuple(db[name] for name in names)
         await ensure_indexes(*self._collections)
         if self._transactions_setting == "auto":

@@ -120,6 +120,7 @@ async def ensure_indexes(
     leases: AsyncCollection[Doc],
     idempotency: AsyncCollection[Doc],
     cancels: AsyncCollection[Doc],
+    assistants: AsyncCollection[Doc],
 ) -> None:
     """The indexes that make the store's rules hold in the database itself (idempotent)."""
     await threads.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
@@ -148,3 +149,7 @@ async def ensure_indexes(
     await idempotency.create_index("gone_at", expireAfterSeconds=0)
     await cancels.create_index([("org", ASCENDING), ("thread_id", ASCENDING)], unique=True)
     await cancels.create_index("gone_at", expireAfterSeconds=0)
+    await assistants.create_index([("org", ASCENDING), ("id", ASCENDING)], unique=True)
+    await assistants.create_index([("org", ASCENDING), ("created_us", DESCENDING), ("id", DESCENDING)])
+    # An assistant's threads: its thread list, and the detach when it is deleted.
+    await threads.create_index([("org", ASCENDING), ("assistant_id", ASCENDING), ("activity_us", DESCENDING)])

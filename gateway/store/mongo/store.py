@@ -7,14 +7,16 @@ Collections
   old threads and old tombstones even if the gateway's purge never runs.
 - `messages`: unique (organization, thread, seq) and (organization, id); `gone_at` TTL as the thread.
 - `responses`: unique (organization, id); TTL on `expires_at` (24 hours by default).
+- `assistants`: unique (organization, id); a thread names its assistant in `assistant_id`.
 The same expiry rules are checked on every read, since TTL deletion runs only once a minute.
 
 The aggregates are parts over one `MongoDatabase` (composition): `threads` (threads, messages,
-turns) and `responses`; retention spans both.
+turns), `responses` and `assistants`; retention spans threads and responses.
 """
 
 from __future__ import annotations
 
+from gateway.store.mongo.assistants import MongoAssistants
 from gateway.store.mongo.cancels import MongoCancels
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import dt, unavailable
@@ -40,6 +42,7 @@ class MongoStore:
         self._pending = PendingTurns(db, grace_s=grace)
         self._threads = MongoThreads(db, self._locks, self._pending)
         self._responses = MongoResponses(db)
+        self._assistants = MongoAssistants(db)
         self._idempotency = MongoIdempotency(db)
         self._cancels = MongoCancels(db)
 
@@ -50,6 +53,10 @@ class MongoStore:
     @property
     def responses(self) -> MongoResponses:
         return self._responses
+
+    @property
+    def assistants(self) -> MongoAssistants:
+        return self._assistants
 
     @property
     def turn_locks(self) -> MongoLocks:

@@ -165,8 +165,11 @@ class MongoThreads:
         descending: bool = True,
         before: str | None = None,
         with_total: bool = False,
+        assistant_id: str | None = None,
     ) -> Page[ThreadRecord]:
-        f = ThreadFilter(visible=visible, state=state, pinned=pinned, descending=descending)
+        f = ThreadFilter(
+            visible=visible, state=state, pinned=pinned, descending=descending, assistant_id=assistant_id
+        )
         query: Doc = {
             "org": text(org),
             "tomb": False,
@@ -179,6 +182,8 @@ class MongoThreads:
             query["state"] = text(state)
         if pinned is not None:
             query["pinned_us"] = {"$ne": None} if pinned else None
+        if assistant_id is not None:
+            query["assistant_id"] = text(assistant_id)
         total = await self._db.threads.count_documents(query) if with_total else None
         down = reads_descending(f, before)
         for name in (after, before):

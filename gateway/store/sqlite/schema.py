@@ -46,6 +46,13 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (org, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_us);
+CREATE TABLE IF NOT EXISTS assistants (
+    org TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL,
+    instructions TEXT, model TEXT, memory TEXT NOT NULL, description TEXT, metadata BLOB NOT NULL,
+    created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,
+    PRIMARY KEY (org, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS assistants_by_creation ON assistants (org, created_us DESC, id DESC);
 CREATE TABLE IF NOT EXISTS cancels (
     org TEXT NOT NULL, thread_id TEXT NOT NULL, requested_us INTEGER NOT NULL, outcome BLOB,
     expires_us INTEGER NOT NULL,
@@ -70,6 +77,12 @@ _ADDED = (
     ("threads", "edited_us", "INTEGER"),
     ("threads", "next_seq", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "metadata", "BLOB"),
+    ("threads", "assistant_id", "TEXT"),
+)
+# Indexes on columns added later: made once the columns exist.
+_ADDED_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS threads_by_assistant ON threads "
+    "(org, assistant_id, activity_us DESC, id DESC) WHERE assistant_id IS NOT NULL",
 )
 
 
@@ -82,6 +95,8 @@ def migrate(db: sqlite3.Connection) -> None:
             if column == "next_seq":
                 # Until now no message was ever removed, so the count was the last sequence number.
                 db.execute("UPDATE threads SET next_seq = message_count")
+    for statement in _ADDED_INDEXES:
+        db.execute(statement)
 
 
 def row_thread(row: tuple[object, ...]) -> ThreadRecord:

@@ -1,8 +1,8 @@
 """The embedded store: SQLite in WAL mode, safe across several worker processes.
 
 Statements run off the event loop (see `engine`: one writer thread with group commit, reader
-threads). The aggregates are `threads` (threads, messages, turns) and `responses`; retention spans
-both.
+threads). The aggregates are `threads` (threads, messages, turns), `responses` and `assistants`; retention
+spans threads and responses.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlite3
 
 from gateway.core.rules import Limits
 from gateway.store.protocols import PurgeReport
+from gateway.store.sqlite.assistants import SqliteAssistants
 from gateway.store.sqlite.cancels import SqliteCancels
 from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.idempotency import SqliteIdempotency
@@ -34,6 +35,7 @@ class SqliteStore:
         self._engine = SqliteEngine(path, busy_timeout_ms=int(busy_timeout_s * 1000), synchronous=synchronous)
         self._threads = SqliteThreads(self._engine, limits)
         self._responses = SqliteResponses(self._engine)
+        self._assistants = SqliteAssistants(self._engine)
         self._locks = FileLocks(path + ".locks")
         self._idempotency = SqliteIdempotency(self._engine)
         self._cancels = SqliteCancels(self._engine)
@@ -45,6 +47,10 @@ class SqliteStore:
     @property
     def responses(self) -> SqliteResponses:
         return self._responses
+
+    @property
+    def assistants(self) -> SqliteAssistants:
+        return self._assistants
 
     @property
     def turn_locks(self) -> FileLocks:

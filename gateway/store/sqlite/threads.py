@@ -123,8 +123,11 @@ class SqliteThreads:
         descending: bool = True,
         before: str | None = None,
         with_total: bool = False,
+        assistant_id: str | None = None,
     ) -> Page[ThreadRecord]:
-        f = ThreadFilter(visible=visible, state=state, pinned=pinned, descending=descending)
+        f = ThreadFilter(
+            visible=visible, state=state, pinned=pinned, descending=descending, assistant_id=assistant_id
+        )
 
         def op(db: sqlite3.Connection) -> Page[ThreadRecord]:
             where = ["org = ?", "visible = ?", "expires_us > ?"]
@@ -134,6 +137,9 @@ class SqliteThreads:
                 args.append(state)
             if pinned is not None:
                 where.append("pinned_us IS NOT NULL" if pinned else "pinned_us IS NULL")
+            if assistant_id is not None:
+                where.append("assistant_id = ?")
+                args.append(assistant_id)
             total = None
             if with_total:
                 (total,) = db.execute(

@@ -1,0 +1,90 @@
+"""What a finished turn writes (SPEC §3): its response, and for a thread turn its messages and the
+thread's update, as one `TurnWrite` the store appends atomically."""
+
+from __future__ import annotations
+
+import msgspec
+
+from gateway.core.prepared import Prepared
+from gateway.core.records import MessageRecord, ResponseRecord, ThreadRecord, Usage, seq_ranges
+from gateway.core.rules import Limits, apply_turn
+from gateway.ids import new_id
+from gateway.store.protocols import IdemDone, TurnWrite
+from providers.base import Completion
+
+
+def saved_response(
+    p: Prepared, completion: Completion, limits: Limits, at: int, status: str
+) -> tuple[ResponseRecord, IdemDone | None]:
+    """The turn's response (with the whole context it saw), and its idempotency key's answer."""
+    usage = Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens)
+    response = ResponseRecord(
+        org=p.org,
+        id=p.response_id,
+        model=p.model,
+        created_us=p.created_us,
+        expires_us=p.created_us + limits.response_ttl_us,
+        thread_id=p.thread_id if p.previous_response_id is None else None,
+        previous_response_id=p.previous_response_id,
+        output_message_id=new_id("msg"),
+        output_text=completion.text,
+        usage=usage,
+        context=p.context,
+        status=status,
+        assistant_id=p.assistant_id,
+    )
+    done = (
+        None
+        if p.idempotency is None
+        else IdemDone(
+            claim=p.idempotency,
+            response=msgspec.structs.replace(response, context=()),
+            expires_us=at + limits.response_ttl_us,
+        )
+    )
+    return response, done
+
+
+def turn_write(
+    p: Prepared,
+    response: ResponseRecord,
+    completion: Completion,
+    limits: Limits,
+    at: int,
+    done: IdemDone | None,
+) -> TurnWrite:
+    """A thread turn to append: the inputs, then the output, and the response by reference."""
+    assert p.thread_id is not None
+    # Stored by reference to the thread's messages, not as a copy of the whole context.
+    response = msgspec.structs.replace(response, context_ref=seq_ranges(list(p.history_seqs)))
+    messages = [
+        MessageRecord(id=new_id("msg"), role=m.role, texts=m.texts, response_id=p.response_id, created_us=at)
+        for m in p.inputs
+    ]
+    messages.append(
+        MessageRecord(
+            id=response.output_message_id,
+            role="assistant",
+            texts=(completion.text,),
+            response_id=p.response_id,
+            created_us=at,
+        )
+    )
+    usage, state, model = response.usage, p.thread_state, p.model
+
+    def update(thread: ThreadRecord) -> ThreadRecord:
+        return apply_turn(
+            thread, adding=len(messages), usage=usage, next_state=state, limits=limits, at_us=at, model=model
+        )
+
+    return TurnWrite(
+        org=p.org,
+        thread_id=p.thread_id,
+        create=p.create,
+        messages=messages,
+        response=response,
+        update=update,
+        at_us=at,
+        lease=p.lease,
+        idempotency=done,
+    )
