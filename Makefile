@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: help install test-deps run run-prod test bench lint format contract clean
+.PHONY: help install test-deps run run-prod test sdk-legacy bench lint format contract clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
