@@ -106,7 +106,7 @@ async def test_order_and_before_walk_the_list_both_ways(a: Api) -> None:
     err(await a.get("/v1/threads", params={"before": ids[0], "after": ids[1]}), 422, "VALIDATION_ERROR")
 
 
-async def test_the_assistant_filter_lists_no_thread_before_assistants_exist(a: Api) -> None:
+async def test_the_filter_of_an_unknown_assistant_lists_no_thread(a: Api) -> None:
     ok(await a.say("x"))
     page = ok(await a.get("/v1/threads", params={"assistant_id": "asst_1", "include_total": "true"}))
     assert page["data"] == [] and page["total"] == 0

@@ -115,7 +115,6 @@ async def test_an_output_item_with_its_content_blocks_goes_back_as_an_input(a: A
         ("output_mode", "text"),
         ("disable_rules", False),
         ("metadata", {}),
-        ("assistant_id", None),
     ],
 )
 async def test_unimplemented_fields_are_accepted_at_their_defaults(a: Api, name: str, value: Any) -> None:

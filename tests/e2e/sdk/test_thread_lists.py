@@ -63,6 +63,24 @@ async def test_is_pinned_filters_pinned_and_unpinned_threads(sdk: Client) -> Non
     assert {t.id for t in (await call(sdk.threads.list_threads())).data} == set(made)
 
 
+async def test_assistant_id_filters_the_threads_of_one_assistant(sdk: Client) -> None:
+    one = (await call(sdk.assistants.create_assistant(name="one", organization_id=ORG_A))).id
+    two = (await call(sdk.assistants.create_assistant(name="two", organization_id=ORG_A))).id
+    by_turn = (await say(sdk, "under one", assistant_id=one))["thread_id"]
+    made = (await call(sdk.threads.create_thread(organization_id=ORG_A, assistant_id=one))).id
+    other = (await say(sdk, "under two", assistant_id=two))["thread_id"]
+    await threads(sdk, 2)  # without an assistant
+    ones = await call(sdk.threads.list_threads(assistant_id=one, include_total=True))
+    assert {t.id for t in ones.data} == {by_turn, made} and ones.total == 2
+    assert all(t.assistant_id == one for t in ones.data)
+    assert [t.id for t in (await call(sdk.threads.list_threads(assistant_id=two))).data] == [other]
+    assert len((await call(sdk.threads.list_threads())).data) == 5
+    # Once the assistant is deleted its threads are detached: its list is empty, the threads remain.
+    await call(sdk.assistants.delete_assistant(one))
+    assert (await call(sdk.threads.list_threads(assistant_id=one))).data == []
+    assert (await call(sdk.threads.get_thread(by_turn))).assistant_id is None
+
+
 async def test_organization_id_of_the_key_lists_and_another_is_refused(sdk: Client) -> None:
     made = await threads(sdk, 1)
     assert [t.id for t in (await call(sdk.threads.list_threads(organization_id=ORG_A))).data] == made
