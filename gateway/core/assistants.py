@@ -72,7 +72,7 @@ def apply_assistant_patch(
     metadata = a.metadata
     if change.metadata:
         metadata = merge_metadata(a.metadata, change.metadata)
-        check_metadata(metadata, limits)
+        check_metadata(metadata, limits, owner="Assistant")
 
     def text(new: str | None, old: str | None) -> str | None:
         return old if new is None else (new or None)
@@ -127,7 +127,7 @@ class AssistantService:
         memory "auto" / "readonly"; 404 `MODEL_NOT_FOUND` for a model nothing routes."""
         require_memory_off(memory)
         meta = dict(metadata or {})
-        check_metadata(meta, self._limits)
+        check_metadata(meta, self._limits, owner="Assistant")
         self._check_model(model)
         if assistant_id is not None and not is_valid_thread_id(assistant_id):
             raise ValidationFailed(
@@ -169,8 +169,10 @@ class AssistantService:
         self, org: str, *, limit: int, offset: int = 0, search: str | None = None
     ) -> Page[AssistantRecord]:
         """Newest first; `search` by name (case-insensitive substring); `total` always given."""
-        if not 1 <= limit <= LIST_MAX or offset < 0:
-            raise ValidationFailed(f"`limit` is 1-{LIST_MAX} and `offset` is not negative.")
+        if not 1 <= limit <= LIST_MAX or offset < 0 or len(search or "") > NAME_MAX:
+            raise ValidationFailed(
+                f"`limit` is 1-{LIST_MAX}, `offset` not negative, `search` at most {NAME_MAX} characters."
+            )
         return await self._assistants.list_assistants(org, limit=limit, offset=offset, search=search or None)
 
     async def update(self, org: str, assistant_id: str, change: AssistantPatch) -> AssistantRecord:

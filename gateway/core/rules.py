@@ -109,17 +109,17 @@ def nesting_depth(value: Any) -> int:
     return deepest
 
 
-def check_metadata(metadata: dict[str, Any], limits: Limits) -> None:
+def check_metadata(metadata: dict[str, Any], limits: Limits, *, owner: str = "Thread") -> None:
     depth = nesting_depth(metadata)
     if depth > MAX_METADATA_DEPTH:
         raise ValidationFailed(
-            f"Thread metadata nests {depth} levels deep or more; the limit is {MAX_METADATA_DEPTH}.",
+            f"{owner} metadata nests {depth} levels deep or more; the limit is {MAX_METADATA_DEPTH}.",
             details={"limit": MAX_METADATA_DEPTH},
         )
     size = metadata_size(metadata)
     if size > limits.max_metadata_bytes:
         raise MetadataTooLarge(
-            f"Thread metadata is {size} bytes as compact JSON; the limit is {limits.max_metadata_bytes}.",
+            f"{owner} metadata is {size} bytes as compact JSON; the limit is {limits.max_metadata_bytes}.",
             details={"size": size, "limit": limits.max_metadata_bytes},
         )
 
