@@ -18,8 +18,6 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from gateway.core.records import (
-    HistoryMessage,
-    MessageRecord,
     Page,
     State,
     ThreadFilter,
@@ -28,7 +26,7 @@ from gateway.core.records import (
     with_turn_inputs,
 )
 from gateway.errors import StoreUnavailable, ThreadBusy, ThreadNotFound
-from gateway.store.codec import message_of, thread_fields, thread_of
+from gateway.store.codec import thread_fields, thread_of
 from gateway.store.lifecycle import (
     Standing,
     check_create,
@@ -54,13 +52,11 @@ from gateway.store.mongo.docs import (
 from gateway.store.mongo.edits import MongoEdits
 from gateway.store.mongo.idempotency import finish
 from gateway.store.mongo.locks import MongoLocks
+from gateway.store.mongo.messages import MongoMessages
 from gateway.store.mongo.pending import PendingTurns, pending_record
 from gateway.store.protocols import CursorNotFound, ThreadUpdate, TurnView, TurnWrite
-from providers.base import ChatMessage
 
 MAX_ATTEMPTS = 200
-# What a turn's history reads of each message.
-_HISTORY_FIELDS = {"_id": 0, "seq": 1, "role": 1, "texts": 1}
 
 
 class MongoThreads:
@@ -74,6 +70,10 @@ class MongoThreads:
         self.delete_all_threads = edits.delete_all_threads
         self.update_message = edits.update_message
         self.delete_message = edits.delete_message
+        self._reads = reads = MongoMessages(db)
+        self.list_messages = reads.list_messages
+        self.recent_messages = reads.recent_messages
+        self.system_messages = reads.system_messages
 
     async def live(self, org: str, thread_id: str, at_us: int, s: Session = None) -> Doc | None:
         """The live thread's document, settled for a write (see `_live`)."""
@@ -141,8 +141,8 @@ class MongoThreads:
             return TurnView(thread=None, tombstoned=is_gone(standing))
         hidden = hidden_messages(doc)
         system, recent = await asyncio.gather(
-            self._tail(self._history_query(org, thread_id, hidden, system=True), system_limit),
-            self._tail(self._history_query(org, thread_id, hidden, system=False), recent_limit),
+            self._reads.history(org, thread_id, hidden, system=True, limit=system_limit),
+            self._reads.history(org, thread_id, hidden, system=False, limit=recent_limit),
         )
         return TurnView(thread=thread, system=system, recent=recent)
 
@@ -247,74 +247,6 @@ class MongoThreads:
     # -- messages -------------------------------------------------------------------------------
 
     @unavailable
-    async def list_messages(
-        self,
-        org: str,
-        thread_id: str,
-        *,
-        limit: int,
-        after: str | None,
-        descending: bool,
-        at_us: int,
-        before: str | None = None,
-    ) -> Page[MessageRecord] | None:
-        doc = await self._db.find(org, thread_id)
-        standing, _ = standing_of(doc, at_us)
-        if standing is not Standing.LIVE:
-            return None
-        query: Doc = {"org": text(org), "thread_id": text(thread_id)}
-        query.update(hidden_messages(doc))
-        down = descending != (before is not None)  # a page before a cursor is read backwards
-        for name in (after, before):
-            if name is None:
-                continue
-            cursor = await self._db.messages.find_one(
-                {"org": text(org), "id": text(name), "thread_id": text(thread_id)}
-            )
-            if cursor is None:
-                raise CursorNotFound(name)
-            query["seq"] = {"$lt" if down else "$gt": cursor["seq"]}
-        docs = (
-            await self._db.messages.find(query)
-            .sort("seq", DESCENDING if down else ASCENDING)
-            .limit(limit + 1)
-            .to_list()
-        )
-        return page([message_of(d) for d in docs], limit, backwards=before is not None)
-
-    async def _tail(self, query: Doc, limit: int) -> list[HistoryMessage]:
-        docs = (
-            await self._db.messages.find(query, _HISTORY_FIELDS)
-            .sort("seq", DESCENDING)
-            .limit(limit)
-            .to_list()
-        )
-        return [HistoryMessage(d["seq"], ChatMessage(d["role"], tuple(d["texts"]))) for d in docs]
-
-    @staticmethod
-    def _history_query(org: str, thread_id: str, hidden: Doc, *, system: bool) -> Doc:
-        query: Doc = {
-            "org": text(org),
-            "thread_id": text(thread_id),
-            "role": "system" if system else {"$ne": "system"},
-        }
-        return {**query, **hidden}
-
-    @unavailable
-    async def recent_messages(
-        self, org: str, thread_id: str, *, before_seq: int | None, limit: int
-    ) -> list[HistoryMessage]:
-        hidden = hidden_messages(await self._db.find(org, thread_id))
-        query = self._history_query(org, thread_id, hidden, system=False)
-        if before_seq is not None:
-            query["seq"] = {"$lt": int(before_seq)}
-        return await self._tail(query, limit)
-
-    @unavailable
-    async def system_messages(self, org: str, thread_id: str, *, limit: int) -> list[HistoryMessage]:
-        hidden = hidden_messages(await self._db.find(org, thread_id))
-        return await self._tail(self._history_query(org, thread_id, hidden, system=True), limit)
-
     @unavailable
     async def append_turn(self, turn: TurnWrite) -> ThreadRecord:
         for attempt in range(MAX_ATTEMPTS):
