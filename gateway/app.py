@@ -20,6 +20,8 @@ from gateway.core.services import Services
 from gateway.core.shutdown import Shutdown
 from gateway.core.threads import ThreadService
 from gateway.core.turns import TurnService
+from gateway.doors.backboard.docs import BACKBOARD_DOCS
+from gateway.doors.backboard.door import backboard_door
 from gateway.doors.freddy.docs import FREDDY_DOCS
 from gateway.doors.freddy.door import freddy_door
 from gateway.doors.freddy.errors import handle_exception
@@ -27,6 +29,7 @@ from gateway.http.asgi import Gateway
 from gateway.http.auth import KeyRing
 from gateway.http.body import StrictRequest
 from gateway.http.context import RequestContextMiddleware, before_send
+from gateway.http.envelopes import by_path_prefix
 from gateway.http.health import health, ready
 from gateway.http.openapi import refine
 from gateway.logs import configure_logging
@@ -151,21 +154,23 @@ def create_app(
 
     keyring = KeyRing(settings.api_keys)
     freddy = freddy_door(services, keyring, max_body_bytes=settings.max_body_bytes)
+    backboard = backboard_door(services, keyring, caller)
     app = Gateway(
         fast=[freddy.fast],
-        route_handlers=[health, ready, freddy.router],
+        route_handlers=[health, ready, freddy.router, backboard.router],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
         middleware=[RequestContextMiddleware],
         before_send=[before_send],
-        # Errors outside every door (an unknown path) are answered in the native door's envelope.
-        exception_handlers={Exception: handle_exception},
+        # Errors outside every route (an unknown path) are answered in the envelope of the door whose
+        # paths they are under, else in the native door's.
+        exception_handlers={Exception: by_path_prefix([backboard.errors], handle_exception)},
         request_class=StrictRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Thread gateway", version="0.1.0", path="/schema"),
         logging_config=None,
     )
-    refine(app, [FREDDY_DOCS])
+    refine(app, [FREDDY_DOCS, BACKBOARD_DOCS])
     return app
 
 
