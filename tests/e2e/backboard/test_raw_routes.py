@@ -193,3 +193,30 @@ async def test_assistant_not_found_and_thread_not_found_name_what_is_missing(htt
     assert missing in detail(await http.get(f"/api/assistants/{missing}"), 404)
     assert missing in detail(await http.get(f"/api/threads/{missing}"), 404)
     assert "Assistant" in detail(await http.post(f"/api/assistants/{missing}/threads", json={}), 404)
+
+
+async def test_the_openapi_document_describes_the_api_routes(http: httpx.AsyncClient) -> None:
+    doc = ok(await http.get("/schema/openapi.json"))
+    paths = doc["paths"]
+    for path, methods in {
+        "/api/threads/messages": {"post"},
+        "/api/threads/{thread_id}/messages": {"post"},
+        "/api/assistants": {"get", "post"},
+        "/api/assistants/{assistant_id}": {"get", "put", "delete"},
+        "/api/assistants/{assistant_id}/threads": {"get", "post"},
+        "/api/threads": {"get"},
+        "/api/threads/{thread_id}": {"get", "delete"},
+    }.items():
+        assert set(paths[path]) == methods, path
+        for method in methods:
+            error = paths[path][method]["responses"]["404" if "{" in path else "401"]
+            assert error["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/BackboardError"
+            }
+    turn = paths["/api/threads/messages"]["post"]
+    assert set(turn["requestBody"]["content"]) == {
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    }
+    assert set(turn["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}

@@ -11,7 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 from backboard import BackboardClient
-from backboard.exceptions import BackboardAPIError, BackboardNotFoundError, BackboardServerError
+from backboard.exceptions import (
+    BackboardAPIError,
+    BackboardNotFoundError,
+    BackboardServerError,
+    BackboardValidationError,
+)
 
 from tests.conftest import KEY_A
 from tests.e2e.backboard.conftest import serve_gateway
@@ -100,3 +105,17 @@ async def test_a_full_thread_refuses_the_next_turn_with_409(small: BackboardClie
         await small.send_message("three", thread_id=first.thread_id)
     assert caught.value.status_code == 409 and "limit" in str(caught.value).lower()
     assert len((await small.get_thread(first.thread_id)).messages) == 4
+
+
+async def test_a_turn_naming_another_assistant_than_its_threads_raises_a_validation_error(
+    client: BackboardClient,
+) -> None:
+    one = await client.create_assistant(name="One")
+    two = await client.create_assistant(name="Two")
+    thread = await client.create_thread(one.assistant_id)
+    with pytest.raises(BackboardValidationError) as caught:
+        await client.send_message("x", thread_id=str(thread.thread_id), assistant_id=two.assistant_id)
+    assert caught.value.status_code == 400
+    # Its own assistant is no contradiction.
+    answer = await client.send_message("y", thread_id=str(thread.thread_id), assistant_id=one.assistant_id)
+    assert [m.content for m in (await client.get_thread(thread.thread_id)).messages] == ["y", answer.content]

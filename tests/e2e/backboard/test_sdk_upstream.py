@@ -105,3 +105,36 @@ async def test_a_stream_that_breaks_raises_and_saves_nothing(
         "kept",
         "Hello from the fake",
     ]
+
+
+async def test_a_turn_naming_no_model_takes_its_assistants_model(
+    bb: BackboardClient, fake: tuple[FakeUpstream, str], openai_gateway: str
+) -> None:
+    upstream, _ = fake
+    async with httpx.AsyncClient(base_url=openai_gateway, headers={"X-API-Key": KEY_A}) as http:
+        r = await http.post(
+            "/api/assistants", json={"name": "GPT", "llm_provider": "openai", "model_name": "gpt-4o-mini"}
+        )
+    aid = r.json()["assistant_id"]
+    answer = await bb.send_message("which model?", assistant_id=aid)
+    assert upstream.calls[0].body["model"] == "gpt-4o-mini"
+    assert answer.messages[-1]["model_name"] == "gpt-4o-mini"
+    # Its thread keeps the assistant's model on the next turn, through the legacy form route too.
+    await bb.add_message(answer.thread_id, content="again")
+    assert [c.body["model"] for c in upstream.calls] == ["gpt-4o-mini", "gpt-4o-mini"]
+
+
+async def test_a_turn_naming_no_model_without_an_assistant_model_takes_the_default_model(
+    tmp_path: Path, fake: tuple[FakeUpstream, str]
+) -> None:
+    upstream, url = fake
+    overrides = {
+        "openai_api_key": "sk-test",
+        "openai_base_url": f"{url}/v1",
+        "default_model": "openai/gpt-4.1",
+    }
+    with serve_gateway(tmp_path / "default", **overrides) as gateway:
+        async with BackboardClient(api_key=KEY_A, base_url=f"{gateway}/api") as client:
+            answer = await client.send_message("no model named")
+    assert upstream.calls[0].body["model"] == "gpt-4.1"
+    assert (answer.messages[-1]["model_provider"], answer.messages[-1]["model_name"]) == ("openai", "gpt-4.1")
