@@ -82,8 +82,9 @@ async def insert_job(jobs: AsyncCollection[Doc], job: NewJob, s: Session = None)
                 session=s,
             )
         except DuplicateKeyError:
-            # Two upserts of one key raced; the loser finds the winner's job on the next try.
-            if attempt + 1 == _TRIES:
+            # Two upserts of one key raced; the loser finds the winner's job on the next try. In a
+            # transaction the error has aborted it: the caller's transaction is what to retry.
+            if s is not None or attempt + 1 == _TRIES:
                 raise
             continue
         assert doc is not None  # an upsert returning the document after it always has one
