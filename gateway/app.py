@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 
 from gateway.core.assistants import AssistantService
 from gateway.core.calls import Caller, CallPolicy
+from gateway.core.jobs import Handler, JobRunner, RunnerSettings
 from gateway.core.retention import purge_loop
 from gateway.core.rules import Limits, now_us
 from gateway.core.services import Services
@@ -134,9 +135,18 @@ def create_app(
         clock=clock,
     )
 
+    job_handlers: dict[str, Handler] = {}
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await the_store.open()
+        runner = JobRunner(
+            the_store.jobs,
+            job_handlers,
+            clock=clock,
+            settings=RunnerSettings(lease_s=settings.job_lease_s, concurrency=settings.job_concurrency),
+        )
+        runner.start()
         purger = asyncio.create_task(purge_loop(the_store, settings.purge_interval_s, clock))
         # In the main thread (a server's worker), SIGTERM starts the drain; not in a test's thread.
         undo = shutdown.install() if threading.current_thread() is threading.main_thread() else None
@@ -148,6 +158,8 @@ def create_app(
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            # Running jobs get what is left of the grace; the rest go back to the queue.
+            await runner.stop(grace_s=shutdown.left_s())
             await the_store.close()
             for adapter in owned.values():
                 await adapter.aclose()

@@ -67,6 +67,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_timeout_s: float = 0.25
     redis_retries: int = 1
     redis_pool_size: int = 64
+    # The job queue's worker loop (gateway.core.jobs): a job's lease, handlers at once per process.
+    job_lease_s: float = 30.0
+    job_concurrency: int = 4
+    # Memory (SPEC §12): memories given to a turn, the similarity floor, the similarity above which
+    # a new memory is a near-duplicate of one kept; the model that extracts facts (unset: each user
+    # message is kept as said), a provider's embedding model (unset: the local one) and the local
+    # model's threads.
+    memory_top_k: int = 5
+    memory_min_score: float = 0.25
+    memory_duplicate_score: float = 0.9
+    memory_model: str | None = None
+    embedding_model: str | None = None
+    embedding_threads: int = 1
 
     def __repr__(self) -> str:
         # Settings are printed in debugging sessions; keys must not be.
@@ -136,6 +149,14 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_REDIS_TIMEOUT_S": ("redis_timeout_s", float),
     "GATEWAY_REDIS_RETRIES": ("redis_retries", int),
     "GATEWAY_REDIS_POOL_SIZE": ("redis_pool_size", int),
+    "GATEWAY_JOB_LEASE_S": ("job_lease_s", float),
+    "GATEWAY_JOB_CONCURRENCY": ("job_concurrency", int),
+    "GATEWAY_MEMORY_TOP_K": ("memory_top_k", int),
+    "GATEWAY_MEMORY_MIN_SCORE": ("memory_min_score", float),
+    "GATEWAY_MEMORY_DUPLICATE_SCORE": ("memory_duplicate_score", float),
+    "GATEWAY_MEMORY_MODEL": ("memory_model", str),
+    "GATEWAY_EMBEDDING_MODEL": ("embedding_model", str),
+    "GATEWAY_EMBEDDING_THREADS": ("embedding_threads", int),
 }
 
 
@@ -202,6 +223,10 @@ def _check(s: Settings) -> None:
         "anthropic_max_tokens",
         "response_cache_size",
         "sqlite_busy_timeout_s",
+        "job_lease_s",
+        "job_concurrency",
+        "memory_top_k",
+        "embedding_threads",
     )
     for name in positive:
         if getattr(s, name) <= 0:

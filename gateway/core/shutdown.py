@@ -34,6 +34,13 @@ class Shutdown:
     def begun(self) -> bool:
         return self._stop_at is not None
 
+    def left_s(self) -> float:
+        """What is left of the grace for work that must stop before the process ends (the job
+        runner's handlers): until the deadline once shutdown has begun, else the whole of it."""
+        if self._stop_at is None:
+            return self._after_s
+        return max(self._stop_at - asyncio.get_running_loop().time(), 0.0)
+
     def begin(self) -> None:
         """Shutdown started: every turn running now, or starting later, stops by the deadline."""
         if self._stop_at is not None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from gateway.core.records import ResponseRecord, ThreadRecord
 from gateway.store.cache import ResponseCache
+from gateway.store.jobs import JobStore
 from gateway.store.protocols import (
     AssistantStore,
     Backend,
     CancelStore,
     IdemDone,
     IdempotencyStore,
+    MemoryStore,
     PurgeReport,
     ResponseStore,
     SharedLocks,
@@ -143,6 +145,14 @@ class CachedStore:
     @property
     def cancels(self) -> CancelStore:
         return self._backend.cancels
+
+    @property
+    def jobs(self) -> JobStore:
+        return self._backend.jobs
+
+    @property
+    def memories(self) -> MemoryStore:
+        return self._backend.memories
 
     @property
     def cache_name(self) -> str:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import msgspec
 
+from gateway.core.memory_records import MemoryChange, MemoryRecord, ScopeVectors
 from gateway.core.records import (
     AssistantRecord,
     HistoryMessage,
@@ -26,6 +27,7 @@ from gateway.core.records import (
     State,
     ThreadRecord,
 )
+from gateway.store.jobs import JobStore, NewJob
 
 ThreadUpdate = Callable[[ThreadRecord], ThreadRecord]
 MessageEdit = Callable[[MessageRecord], MessageRecord]
@@ -112,6 +114,8 @@ class TurnWrite(msgspec.Struct, frozen=True, kw_only=True):
     lease: TurnLease | None = None
     # The idempotency key's answer, kept with the turn (None: the request had no key).
     idempotency: IdemDone | None = None
+    # Background work the turn asks for (a memory write), enqueued in the same write (the outbox).
+    jobs: Sequence[NewJob] = ()
 
 
 class CursorNotFound(Exception):
@@ -238,6 +242,34 @@ class AssistantStore(Protocol):
         allows. Returns how many threads were detached, or None when absent."""
 
 
+class MemoryStore(Protocol):
+    """Memories (SPEC §12), unique by (organization, assistant, id). Every write to an assistant's
+    memories moves its scope's version on, in the same atomic step."""
+
+    async def add_memory(self, memory: MemoryRecord) -> MemoryRecord: ...
+
+    async def get_memory(self, org: str, assistant_id: str, memory_id: str) -> MemoryRecord | None: ...
+
+    async def update_memory(
+        self, org: str, assistant_id: str, memory_id: str, change: MemoryChange
+    ) -> MemoryRecord | None:
+        """The memory after the change, or None when absent."""
+
+    async def delete_memory(self, org: str, assistant_id: str, memory_id: str) -> bool: ...
+
+    async def list_memories(
+        self, org: str, assistant_id: str, *, user: str | None, limit: int, offset: int
+    ) -> Page[MemoryRecord]:
+        """Newest first (by creation, then id), with `total`; `user`: only that user's memories and
+        the assistant-wide ones; None: all of them."""
+
+    async def scope_version(self, org: str, assistant_id: str) -> int:
+        """The assistant's count of memory writes (0 before the first)."""
+
+    async def scope_vectors(self, org: str, assistant_id: str) -> ScopeVectors:
+        """Every memory of the assistant, as a search reads them, with the version they are at."""
+
+
 class SharedLocks(Protocol):
     """Turn leases across processes and replicas (the backend's part of `gateway.store.locks`)."""
 
@@ -300,6 +332,12 @@ class Backend(Protocol):
 
     @property
     def cancels(self) -> CancelStore: ...
+
+    @property
+    def jobs(self) -> JobStore: ...
+
+    @property
+    def memories(self) -> MemoryStore: ...
 
     async def open(self) -> None: ...
 

@@ -20,6 +20,7 @@ from gateway.store.codec import assistant_fields, assistant_of, name_key
 from gateway.store.lifecycle import page
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import Doc, Session, backoff, key, text, unavailable
+from gateway.store.mongo.memories import delete_scope
 from gateway.store.protocols import AssistantUpdate
 
 MAX_ATTEMPTS = 200
@@ -106,7 +107,7 @@ class MongoAssistants:
             gone = await self._db.assistants.delete_one(key(org, assistant_id), session=s)
             if gone.deleted_count == 0:
                 return False, 0
-            # Its memories go here too once memory (SPEC §12) exists.
+            await delete_scope(self._db, org, assistant_id, s)
             return True, detached + await self._detach(org, assistant_id, s)
 
         for attempt in range(MAX_ATTEMPTS):

@@ -21,7 +21,9 @@ from gateway.store.mongo.cancels import MongoCancels
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import dt, unavailable
 from gateway.store.mongo.idempotency import MongoIdempotency
+from gateway.store.mongo.jobs import MongoJobs
 from gateway.store.mongo.locks import MongoLocks
+from gateway.store.mongo.memories import MongoMemories
 from gateway.store.mongo.pending import PendingTurns
 from gateway.store.mongo.responses import MongoResponses
 from gateway.store.mongo.threads import MongoThreads
@@ -45,6 +47,8 @@ class MongoStore:
         self._assistants = MongoAssistants(db)
         self._idempotency = MongoIdempotency(db)
         self._cancels = MongoCancels(db)
+        self._jobs = MongoJobs(db)
+        self._memories = MongoMemories(db)
 
     @property
     def threads(self) -> MongoThreads:
@@ -70,8 +74,18 @@ class MongoStore:
     def idempotency(self) -> MongoIdempotency:
         return self._idempotency
 
+    @property
+    def jobs(self) -> MongoJobs:
+        return self._jobs
+
+    @property
+    def memories(self) -> MongoMemories:
+        return self._memories
+
     async def open(self) -> None:
         await self._db.open()
+        await self._jobs.open()
+        await self._memories.open()
 
     async def close(self) -> None:
         await self._db.close()
@@ -109,6 +123,7 @@ class MongoStore:
             response_ids += [(d["org"], d["id"]) for d in expired]
         gone = await db.threads.delete_many({"tomb": True, "gone_at": {"$lte": dt(at_us)}})
         await db.idempotency.delete_many({"expires_us": {"$lte": at_us}})
+        await self._jobs.purge(at_us)
         return PurgeReport(
             threads=threads,
             responses=len(response_ids),

@@ -51,6 +51,8 @@ from gateway.store.mongo.docs import (
 )
 from gateway.store.mongo.edits import MongoEdits
 from gateway.store.mongo.idempotency import finish
+from gateway.store.mongo.jobs import COLLECTION as JOBS
+from gateway.store.mongo.jobs import insert_job
 from gateway.store.mongo.locks import MongoLocks
 from gateway.store.mongo.messages import MongoMessages
 from gateway.store.mongo.pending import PendingTurns, pending_record
@@ -338,3 +340,5 @@ class MongoThreads:
         if turn.idempotency is not None:
             # Before the commit: a turn rolled back later takes its key's answer with it.
             await finish(self._db, turn.idempotency, s)
+        for job in turn.jobs:
+            await insert_job(self._db.threads.database[JOBS], job, s)

@@ -12,6 +12,7 @@ from gateway.store.codec import ASSISTANT_FIELDS, assistant_fields, assistant_of
 from gateway.store.lifecycle import page
 from gateway.store.protocols import AssistantUpdate
 from gateway.store.sqlite.engine import SqliteEngine
+from gateway.store.sqlite.memories import delete_scope
 
 _COLS = ", ".join(ASSISTANT_FIELDS)
 _INSERT = f"INSERT INTO assistants ({_COLS}) VALUES ({', '.join(':' + f for f in ASSISTANT_FIELDS)})"
@@ -96,8 +97,8 @@ class SqliteAssistants:
             gone = db.execute("DELETE FROM assistants WHERE org = ? AND id = ?", (org, assistant_id))
             if gone.rowcount == 0:
                 return None
-            # In the same transaction: its threads stay, detached. Its memories go here too once
-            # memory (SPEC §12) exists.
+            # In the same transaction: its memories go, its threads stay, detached.
+            delete_scope(db, org, assistant_id)
             key: tuple[Any, ...] = (org, assistant_id)
             detached = db.execute(
                 "UPDATE threads SET assistant_id = NULL WHERE org = ? AND assistant_id = ?", key

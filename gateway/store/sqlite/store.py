@@ -15,7 +15,9 @@ from gateway.store.sqlite.assistants import SqliteAssistants
 from gateway.store.sqlite.cancels import SqliteCancels
 from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.idempotency import SqliteIdempotency
+from gateway.store.sqlite.jobs import JOBS_SCHEMA, SqliteJobs
 from gateway.store.sqlite.locks import FileLocks
+from gateway.store.sqlite.memories import MEMORIES_SCHEMA, SqliteMemories
 from gateway.store.sqlite.responses import SqliteResponses
 from gateway.store.sqlite.schema import SCHEMA, THREAD_COLS, migrate, remove_thread, row_thread
 from gateway.store.sqlite.threads import SqliteThreads
@@ -39,6 +41,8 @@ class SqliteStore:
         self._locks = FileLocks(path + ".locks")
         self._idempotency = SqliteIdempotency(self._engine)
         self._cancels = SqliteCancels(self._engine)
+        self._jobs = SqliteJobs(self._engine)
+        self._memories = SqliteMemories(self._engine)
 
     @property
     def threads(self) -> SqliteThreads:
@@ -64,8 +68,16 @@ class SqliteStore:
     def idempotency(self) -> SqliteIdempotency:
         return self._idempotency
 
+    @property
+    def jobs(self) -> SqliteJobs:
+        return self._jobs
+
+    @property
+    def memories(self) -> SqliteMemories:
+        return self._memories
+
     async def open(self) -> None:
-        await self._engine.open(SCHEMA, migrate)
+        await self._engine.open(SCHEMA + JOBS_SCHEMA + MEMORIES_SCHEMA, migrate)
         self._locks.open()
 
     async def close(self) -> None:
@@ -114,6 +126,7 @@ class SqliteStore:
         await self._engine.write(
             lambda db: db.execute("DELETE FROM idempotency WHERE expires_us <= ?", (at_us,))
         )
+        await self._jobs.purge(at_us)
         return PurgeReport(
             threads=threads, responses=responses, tombstones=tombstones, response_ids=tuple(response_ids)
         )

@@ -38,6 +38,7 @@ from gateway.store.lifecycle import (
 from gateway.store.protocols import CursorNotFound, MessageEdit, ThreadUpdate, TurnView, TurnWrite
 from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.idempotency import finish
+from gateway.store.sqlite.jobs import insert_job
 from gateway.store.sqlite.schema import (
     MSG_COLS,
     THREAD_COLS,
@@ -303,6 +304,8 @@ class SqliteThreads:
             insert_response(db, with_turn_inputs(by_reference(turn.response), first, len(messages) - 1))
             if turn.idempotency is not None:
                 finish(db, turn.idempotency)
+            for job in turn.jobs:
+                insert_job(db, job)
             return after
 
         return await self._engine.write(op, keep_on_refusal=True)
