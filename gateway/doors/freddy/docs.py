@@ -59,7 +59,7 @@ FREDDY_DOCS = DoorDocs(
     envelope=ErrorEnvelope,
     errors={
         ("POST", _TURN): (400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504),
-        ("POST", "/v1/threads"): (400, 401, 403, 409, 413, 422, 500, 503),
+        ("POST", "/v1/threads"): (400, 401, 403, 404, 409, 413, 422, 500, 503),  # 404: its assistant
         ("GET", "/v1/threads"): _LIST,
         ("GET", "/v1/threads/{thread_id}"): _ONE,
         ("PATCH", "/v1/threads/{thread_id}"): (400, 401, 403, 404, 409, 413, 422, 500, 503),
