@@ -22,19 +22,7 @@ from gateway.doors.freddy.schemas import ResponseRequest
 from gateway.doors.freddy.turn import REPLAYED, TurnEdge
 from gateway.http.context import request_id
 from gateway.http.idempotency import idempotency_key
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
-
-
-class EventStream(Stream):
-    """A `text/event-stream` answer, even from a handler whose default is JSON.
-
-    Litestar 2 lets the handler's media type win over the response's own, contrary to its docs.
-    """
-
-    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["media_type"] = None
-        return super().to_asgi_response(*args, **kwargs)
+from gateway.http.sse import SSE_HEADERS, EventStream
 
 
 @post("/model/response", status_code=200, summary="Answer the new turn of a conversation")
