@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 
 from gateway.core.assistants import AssistantService
 from gateway.core.calls import Caller, CallPolicy
+from gateway.core.items import ItemService
 from gateway.core.jobs import Handler, JobRunner, RunnerSettings
 from gateway.core.retention import purge_loop
 from gateway.core.rules import Limits, now_us
@@ -26,6 +27,8 @@ from gateway.doors.backboard.door import backboard_door
 from gateway.doors.freddy.docs import FREDDY_DOCS
 from gateway.doors.freddy.door import freddy_door
 from gateway.doors.freddy.errors import handle_exception
+from gateway.doors.openai.docs import OPENAI_DOCS
+from gateway.doors.openai.door import openai_door
 from gateway.http.asgi import Gateway
 from gateway.http.auth import KeyRing
 from gateway.http.body import StrictRequest
@@ -113,6 +116,8 @@ def create_app(
     max_turn_s = settings.provider_timeout_s + 60
     shutdown = Shutdown(grace_s=settings.shutdown_grace_s)
     assistants = AssistantService(the_store.assistants, caller, limits, clock)
+    # One set of leases for turns and for items added without a model (the in-process locks).
+    locks = TurnLocks(the_store.turn_locks, max_hold_s=max_turn_s)
     services = Services(
         store=the_store,
         limits=limits,
@@ -121,7 +126,7 @@ def create_app(
             caller,
             limits,
             # No turn holds its thread longer than a provider call and its save may take.
-            locks=TurnLocks(the_store.turn_locks, max_hold_s=max_turn_s),
+            locks=locks,
             turn_wait_s=settings.turn_wait_s,
             max_turn_s=max_turn_s,
             shutdown=shutdown,
@@ -132,6 +137,7 @@ def create_app(
         ),
         threads=ThreadService(the_store.threads, caller, limits, clock, assistants=assistants),
         assistants=assistants,
+        items=ItemService(the_store, locks, limits, turn_wait_s=settings.turn_wait_s, clock=clock),
         clock=clock,
     )
 
@@ -167,22 +173,23 @@ def create_app(
     keyring = KeyRing(settings.api_keys)
     freddy = freddy_door(services, keyring, max_body_bytes=settings.max_body_bytes)
     backboard = backboard_door(services, keyring, caller)
+    openai = openai_door(services, keyring)
     app = Gateway(
         fast=[freddy.fast],
-        route_handlers=[health, ready, freddy.router, backboard.router],
+        route_handlers=[health, ready, freddy.router, backboard.router, openai.router],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
         middleware=[RequestContextMiddleware],
         before_send=[before_send],
         # Errors outside every route (an unknown path) are answered in the envelope of the door whose
         # paths they are under, else in the native door's.
-        exception_handlers={Exception: by_path_prefix([backboard.errors], handle_exception)},
+        exception_handlers={Exception: by_path_prefix([backboard.errors, *openai.errors], handle_exception)},
         request_class=StrictRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Thread gateway", version="0.1.0", path="/schema"),
         logging_config=None,
     )
-    refine(app, [FREDDY_DOCS, BACKBOARD_DOCS])
+    refine(app, [FREDDY_DOCS, BACKBOARD_DOCS, OPENAI_DOCS])
     return app
 
 

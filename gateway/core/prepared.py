@@ -6,7 +6,8 @@ from __future__ import annotations
 import msgspec
 
 from gateway import errors
-from gateway.core.records import ResponseRecord, State, ThreadRecord
+from gateway.core.records import ResponseParams, ResponseRecord, State, ThreadRecord
+from gateway.ids import new_id
 from gateway.store.protocols import IdemClaimed, TurnLease
 from providers.base import ChatMessage, ModelRequest
 from providers.registry import Route
@@ -36,6 +37,11 @@ class Prepared(msgspec.Struct, frozen=True, kw_only=True):
     idempotency: IdemClaimed | None = None
     # The assistant whose profile the turn has (SPEC §11).
     assistant_id: str | None = None
+    # The id its output message will have, known before the model answers (a stream names it first).
+    output_message_id: str = msgspec.field(default_factory=lambda: new_id("msg"))
+    # False: nothing is saved (`TurnRequest.keep`).
+    keep: bool = True
+    params: ResponseParams | None = None
 
 
 class Created(msgspec.Struct, frozen=True):

@@ -76,6 +76,19 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True):
     output_tokens: int = 0
 
 
+class ResponseParams(msgspec.Struct, frozen=True, kw_only=True):
+    """What a request set for its response besides its inputs, kept to be shown again with it (the
+    OpenAI door's response object repeats them). Never part of a later turn's context: the
+    instructions here were for that request only."""
+
+    instructions: str | None = None
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+    temperature: float | None = None
+    top_p: float | None = None
+    max_output_tokens: int | None = None
+    user: str | None = None
+
+
 class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
     """A saved response: what it answered and exactly the messages its model saw.
 
@@ -102,6 +115,8 @@ class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
     status: str = "completed"
     # The assistant whose profile the turn had (SPEC §11), if any.
     assistant_id: str | None = None
+    # What the request set for it, when its door keeps that (None: nothing kept).
+    params: ResponseParams | None = None
 
 
 def seq_ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.core.records import State
+from gateway.core.records import ResponseParams, State
 from providers.base import ChatMessage
 
 
@@ -19,12 +19,15 @@ class ThreadTarget(msgspec.Struct, frozen=True, kw_only=True):
     visible: bool = True
     # The state the thread takes after this turn is saved.
     state_after: State | None = None
+    # The thread must exist already: an id never used is 404 `THREAD_NOT_FOUND`, not a new thread.
+    must_exist: bool = False
 
 
 class ChainTarget(msgspec.Struct, frozen=True, kw_only=True):
-    """Continue from a stored response instead of a thread (`previousResponseId`)."""
+    """Continue from a stored response instead of a thread (`previousResponseId`); `response_id`
+    None: a response of no thread and no chain, the model seeing only the new inputs."""
 
-    response_id: str
+    response_id: str | None
 
 
 class TurnRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,3 +44,7 @@ class TurnRequest(msgspec.Struct, frozen=True, kw_only=True):
     temperature: float | None = None
     top_p: float | None = None
     max_output_tokens: int | None = None
+    # False: nothing of the turn is saved (no message, no response): the answer is only returned.
+    keep: bool = True
+    # Kept with the response to be shown again (see `ResponseParams`); None: nothing kept.
+    params: ResponseParams | None = None

@@ -26,12 +26,13 @@ def saved_response(
         expires_us=p.created_us + limits.response_ttl_us,
         thread_id=p.thread_id if p.previous_response_id is None else None,
         previous_response_id=p.previous_response_id,
-        output_message_id=new_id("msg"),
+        output_message_id=p.output_message_id,
         output_text=completion.text,
         usage=usage,
         context=p.context,
         status=status,
         assistant_id=p.assistant_id,
+        params=p.params,
     )
     done = (
         None

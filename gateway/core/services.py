@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.core.assistants import AssistantService
+from gateway.core.items import ItemService
 from gateway.core.rules import Limits
 from gateway.core.threads import ThreadService
 from gateway.core.turns import TurnService
@@ -19,5 +20,6 @@ class Services:
     turns: TurnService
     threads: ThreadService
     assistants: AssistantService
+    items: ItemService
     # Integer microseconds since the epoch; tests pass their own to travel in time.
     clock: Callable[[], int]

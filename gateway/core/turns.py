@@ -147,9 +147,11 @@ class TurnService:
         if isinstance(target, ChainTarget):
             assert plan is not None
             at = self._clock()
-            prev = await self.get_response(org, target.response_id)
-            output = ChatMessage("assistant", (prev.output_text,))
-            history = await fit_in_memory(plan.budget, (*prev.context, output))
+            history = []
+            if target.response_id is not None:
+                prev = await self.get_response(org, target.response_id)
+                output = ChatMessage("assistant", (prev.output_text,))
+                history = await fit_in_memory(plan.budget, (*prev.context, output))
         else:
             thread_id = target.id or new_id("thread")
             # Linearizable: the lease is taken before the history is read, so this turn sees every
@@ -190,6 +192,8 @@ class TurnService:
             created_us=at,
             lease=lease,
             assistant_id=plan.assistant_id,
+            keep=req.keep,
+            params=req.params,
         )
 
     async def _thread_context(
@@ -213,7 +217,7 @@ class TurnService:
         )
         thread = view.thread
         if thread is None:
-            if view.tombstoned:
+            if view.tombstoned or target.must_exist:
                 raise errors.ThreadNotFound(thread_id)
             create = new_thread(
                 org,
@@ -366,6 +370,8 @@ class TurnService:
     async def _save(self, p: Prepared, completion: Completion, status: str = "completed") -> ResponseRecord:
         at = self._clock()
         response, done = saved_response(p, completion, self._limits, at, status)
+        if not p.keep:
+            return response
         if p.previous_response_id is not None or p.thread_id is None:
             await self._responses.save_response(response, done)
             return response

@@ -111,6 +111,14 @@ class CachedResponses:
             return None
         return found
 
+    async def delete_response(self, org: str, response_id: str, at_us: int) -> bool:
+        """Removed from the store, then forgotten by the cache. Unlike a thread's deletion, a forget
+        that cannot reach a shared cache is not caught by a later hit's check: the copy there may be
+        served until it expires (24 hours at most)."""
+        deleted = await self._responses.delete_response(org, response_id, at_us)
+        await self._cache.forget(org, [response_id])
+        return deleted
+
 
 class CachedStore:
     """`backend` with `cache` in front of its responses; itself a `Backend`."""

@@ -216,6 +216,9 @@ class ResponseStore(Protocol):
         """The live response with its `context` filled in, or None (unknown, expired or another
         organization's, or the thread messages it saw are gone)."""
 
+    async def delete_response(self, org: str, response_id: str, at_us: int) -> bool:
+        """Remove one live response (the messages of its thread stay); False when there is none."""
+
 
 class AssistantStore(Protocol):
     """Assistants (SPEC §11), unique by (organization, id)."""

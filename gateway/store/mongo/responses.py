@@ -48,3 +48,10 @@ class MongoResponses:
                 await self._db.messages.find(query, {"role": 1, "texts": 1}).sort("seq", ASCENDING).to_list()
             )
         return with_context(found, [ChatMessage(d["role"], tuple(d["texts"])) for d in docs])
+
+    @unavailable
+    async def delete_response(self, org: str, response_id: str, at_us: int) -> bool:
+        done = await self._db.responses.delete_one(
+            {"org": text(org), "id": text(response_id), "expires_us": {"$gt": at_us}}
+        )
+        return done.deleted_count > 0

@@ -50,3 +50,12 @@ class SqliteResponses:
             return with_context(found, [ChatMessage(role, decode_texts(texts)) for role, texts in rows])
 
         return await self._engine.read(op)
+
+    async def delete_response(self, org: str, response_id: str, at_us: int) -> bool:
+        def op(db: sqlite3.Connection) -> bool:
+            done = db.execute(
+                "DELETE FROM responses WHERE org = ? AND id = ? AND expires_us > ?", (org, response_id, at_us)
+            )
+            return done.rowcount > 0
+
+        return await self._engine.write(op)
