@@ -173,9 +173,9 @@ def create_app(
     keyring = KeyRing(settings.api_keys)
     freddy = freddy_door(services, keyring, max_body_bytes=settings.max_body_bytes)
     backboard = backboard_door(services, keyring, caller)
-    openai = openai_door(services, keyring)
+    openai = openai_door(services, keyring, max_body_bytes=settings.max_body_bytes)
     app = Gateway(
-        fast=[freddy.fast],
+        fast=[freddy.fast, openai.fast],
         route_handlers=[health, ready, freddy.router, backboard.router, openai.router],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],

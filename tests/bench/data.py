@@ -19,6 +19,11 @@ def turn(model: str, **fields: object) -> bytes:
     return msgspec.json.encode({"model": model, "inputs": [{"role": "user", "content": TEXT}], **fields})
 
 
+def openai_turn(model: str, **fields: object) -> bytes:
+    """The same turn as `turn`, as the OpenAI door's `POST /v1/responses` body."""
+    return msgspec.json.encode({"model": model, "input": TEXT, **fields})
+
+
 def seed(url: str, model: str, threads: int, length: int) -> list[str]:
     """Threads of `length` messages, made through the API (two messages a turn)."""
     ids = [f"bench_{length}_{i}_{os.urandom(4).hex()}" for i in range(threads)]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from tests.bench.data import MODEL, TEXT, responses, seed, turn
+from tests.bench.data import MODEL, TEXT, openai_turn, responses, seed, turn
 from tests.bench.load import Result, first_delta, paced, wrk
 from tests.bench.processes import Proc, gateway
 
@@ -77,6 +77,20 @@ def run_sqlite(
                 )
             )
             out[-1].baseline = "direct upstream, 64 conns"
+        # The OpenAI door on the same turns: a thread of 10 is a conversation of 10 there.
+        conversations = seed(gw, MODEL, 64, 10)
+        out.append(
+            wrk(
+                "gateway openai, /v1/responses, conversation of 10, 64 conns",
+                gw,
+                "/v1/responses",
+                [openai_turn(MODEL, conversation=t) for t in conversations],
+                seconds=seconds,
+                connections=64,
+                work=work,
+            )
+        )
+        out[-1].baseline = "direct upstream, 64 conns"
         chain = responses(gw, MODEL, 64)
         out.append(
             wrk(

@@ -20,6 +20,7 @@ from gateway.doors.openai.conversations import (
     update_conversation,
 )
 from gateway.doors.openai.errors import handle_exception
+from gateway.doors.openai.fast import FastResponses
 from gateway.doors.openai.responses import create_response, delete_response, get_response, list_input_items
 from gateway.doors.openai.turn import TurnEdge
 from gateway.http.auth import KeyRing, authenticate
@@ -31,11 +32,12 @@ PREFIXES = ("/v1/responses", "/v1/conversations")
 
 class OpenAIDoor(msgspec.Struct, frozen=True, kw_only=True):
     router: Router
+    fast: FastResponses
     # Its envelope, for the errors of its paths outside every route (an unknown path, a method).
     errors: tuple[tuple[str, Handler], ...]
 
 
-def openai_door(services: Services, keyring: KeyRing) -> OpenAIDoor:
+def openai_door(services: Services, keyring: KeyRing, *, max_body_bytes: int) -> OpenAIDoor:
     edge = TurnEdge(services.turns)
     router = Router(
         path="/v1",
@@ -57,4 +59,8 @@ def openai_door(services: Services, keyring: KeyRing) -> OpenAIDoor:
         dependencies={"openai_edge": Provide(lambda: edge, use_cache=True, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
     )
-    return OpenAIDoor(router=router, errors=tuple((prefix, handle_exception) for prefix in PREFIXES))
+    return OpenAIDoor(
+        router=router,
+        fast=FastResponses(edge, keyring=keyring, max_body_bytes=max_body_bytes),
+        errors=tuple((prefix, handle_exception) for prefix in PREFIXES),
+    )

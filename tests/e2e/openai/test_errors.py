@@ -217,3 +217,25 @@ async def test_a_body_over_the_limit_is_413_in_openais_envelope(http: httpx.Asyn
     r = await http.post("/v1/responses", json={"model": "echo", "input": "x" * 1_100_000})
     assert r.status_code == 413
     assert error_shape(r.json())["code"] == "payload_too_large"
+
+
+async def test_the_fast_path_and_the_framework_route_answer_alike(http: httpx.AsyncClient) -> None:
+    # A query string sends the request past the fast path to the framework route.
+    for body in (
+        {"model": "echo", "input": "same"},
+        {"model": "echo", "input": "x", "tools": [{"type": "web_search"}]},
+        {"model": "echo", "input": "x", "conversation": "conv_absent"},
+    ):
+        fast = await http.post("/v1/responses", json=body)
+        routed = await http.post("/v1/responses", params={"organization_id": "org_alpha"}, json=body)
+        assert fast.status_code == routed.status_code, (fast.text, routed.text)
+        one, two = fast.json(), routed.json()
+        if fast.status_code == 200:
+            for answer in (one, two):
+                answer.pop("id"), answer.pop("created_at"), answer.pop("completed_at"), answer.pop("output")
+        assert one == two
+        assert fast.headers["x-request-id"] and routed.headers["x-request-id"]
+    other = await http.post(
+        "/v1/responses", params={"organization_id": "org_beta"}, json={"model": "echo", "input": "x"}
+    )
+    assert other.status_code == 403 and error_shape(other.json())["code"] == "organization_access_denied"
