@@ -14,8 +14,11 @@ from litestar.openapi import OpenAPIConfig
 
 from gateway.core.assistants import AssistantService
 from gateway.core.calls import Caller, CallPolicy
+from gateway.core.embedder import embedder
 from gateway.core.items import ItemService
 from gateway.core.jobs import Handler, JobRunner, RunnerSettings
+from gateway.core.memory import WRITE_KIND, MemoryService, MemorySettings
+from gateway.core.memory_writer import MemoryWriter
 from gateway.core.retention import purge_loop
 from gateway.core.rules import Limits, now_us
 from gateway.core.services import Services
@@ -116,11 +119,23 @@ def create_app(
     max_turn_s = settings.provider_timeout_s + 60
     shutdown = Shutdown(grace_s=settings.shutdown_grace_s)
     assistants = AssistantService(the_store.assistants, caller, limits, clock)
+    memory = MemoryService(
+        the_store,
+        embedder(caller, settings.embedding_model, threads=settings.embedding_threads),
+        MemorySettings(
+            top_k=settings.memory_top_k,
+            min_score=settings.memory_min_score,
+            duplicate_score=settings.memory_duplicate_score,
+            model=settings.memory_model,
+        ),
+        clock=clock,
+    )
     # One set of leases for turns and for items added without a model (the in-process locks).
     locks = TurnLocks(the_store.turn_locks, max_hold_s=max_turn_s)
     services = Services(
         store=the_store,
         limits=limits,
+        memory=memory,
         turns=TurnService(
             the_store,
             caller,
@@ -134,6 +149,7 @@ def create_app(
             clock=clock,
             assistants=assistants,
             default_model=settings.default_model,
+            memory=memory,
         ),
         threads=ThreadService(the_store.threads, caller, limits, clock, assistants=assistants),
         assistants=assistants,
@@ -141,7 +157,7 @@ def create_app(
         clock=clock,
     )
 
-    job_handlers: dict[str, Handler] = {}
+    job_handlers: dict[str, Handler] = {WRITE_KIND: MemoryWriter(memory, caller, clock=clock)}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -153,6 +169,7 @@ def create_app(
             settings=RunnerSettings(lease_s=settings.job_lease_s, concurrency=settings.job_concurrency),
         )
         runner.start()
+        memory.on_enqueued = runner.wake
         purger = asyncio.create_task(purge_loop(the_store, settings.purge_interval_s, clock))
         # In the main thread (a server's worker), SIGTERM starts the drain; not in a test's thread.
         undo = shutdown.install() if threading.current_thread() is threading.main_thread() else None
@@ -166,6 +183,8 @@ def create_app(
                 await purger
             # Running jobs get what is left of the grace; the rest go back to the queue.
             await runner.stop(grace_s=shutdown.left_s())
+            memory.on_enqueued = None
+            await memory.embedder.aclose()
             await the_store.close()
             for adapter in owned.values():
                 await adapter.aclose()

@@ -68,6 +68,20 @@ class AssistantNotFound(NotFound):
         super().__init__(f"Assistant '{assistant_id}' was not found.")
 
 
+class MemoryNotFound(NotFound):
+    code = "MEMORY_NOT_FOUND"
+
+    def __init__(self, memory_id: str) -> None:
+        super().__init__(f"Memory '{memory_id}' was not found.")
+
+
+class MemoryOperationNotFound(NotFound):
+    code = "MEMORY_OPERATION_NOT_FOUND"
+
+    def __init__(self, operation_id: str) -> None:
+        super().__init__(f"Memory operation '{operation_id}' was not found.")
+
+
 class ModelNotFound(NotFound):
     code = "MODEL_NOT_FOUND"
 

@@ -1,9 +1,8 @@
 """Assistants (SPEC §11), door-neutral: every door's assistant routes call these.
 
 An assistant is an organization's profile for a family of threads: its `instructions` come first in
-its threads' turns and its `model` is their default. Memory (SPEC §12) does not exist yet, so an
-assistant's memory is "off"; "auto" and "readonly" are refused (`require_memory_off`) rather than
-accepted and not done.
+its threads' turns and its `model` is their default; its `memory` is the default memory mode of
+their turns (SPEC §12: `off`, `auto`, `readonly`, named in any case).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import structlog
 from gateway.core.calls import Caller
 from gateway.core.records import AssistantPatch, AssistantRecord, Memory, Page
 from gateway.core.rules import Limits, check_metadata, is_valid_thread_id, merge_metadata
-from gateway.errors import AssistantNotFound, ProviderNotConfigured, UnsupportedParameter, ValidationFailed
+from gateway.errors import AssistantNotFound, ProviderNotConfigured, ValidationFailed
 from gateway.ids import new_id
 from gateway.store.protocols import AssistantStore
 
@@ -36,15 +35,6 @@ def memory_mode(value: str | None, *, name: str = "memory") -> Memory | None:
     if mode is None:
         raise ValidationFailed(f"`{name}` must be one of off, auto, readonly.", details={name: value[:64]})
     return mode
-
-
-def require_memory_off(value: str | None, *, name: str = "memory") -> None:
-    """Memory (SPEC §12) is not built yet: "off" (or nothing) passes, "auto" and "readonly" are
-    400 `UNSUPPORTED_PARAMETER` naming the field, never accepted and silently not done. Matched
-    case-insensitively, so Backboard's `Auto` / `Readonly` / `off` are judged alike."""
-    mode = memory_mode(value, name=name)
-    if mode is not None and mode != "off":
-        raise UnsupportedParameter(name)
 
 
 def known_assistant_id(assistant_id: str) -> str:
@@ -68,7 +58,6 @@ def apply_assistant_patch(
 ) -> AssistantRecord:
     """An update (PUT) of SPEC §11: the fields given replace the stored ones ("" clears a text),
     metadata merges key by key (a `None` value removes a key)."""
-    require_memory_off(change.memory)
     metadata = a.metadata
     if change.metadata:
         metadata = merge_metadata(a.metadata, change.metadata)
@@ -82,7 +71,7 @@ def apply_assistant_patch(
         name=a.name if change.name is None else _check_name(change.name),
         instructions=text(change.instructions, a.instructions),
         model=text(change.model, a.model),
-        memory=a.memory if change.memory is None else change.memory,
+        memory=a.memory if change.memory is None else (memory_mode(change.memory) or a.memory),
         description=text(change.description, a.description),
         metadata=metadata,
     )
@@ -123,9 +112,9 @@ class AssistantService:
         assistant_id: str | None = None,
     ) -> AssistantRecord:
         """A new assistant; `assistant_id` None: a generated `asst_...` id (the Backboard door
-        passes UUIDs). 409 `ASSISTANT_ALREADY_EXISTS` when the organization has that id; 400 for
-        memory "auto" / "readonly"; 404 `MODEL_NOT_FOUND` for a model nothing routes."""
-        require_memory_off(memory)
+        passes UUIDs). 409 `ASSISTANT_ALREADY_EXISTS` when the organization has that id; 422 for
+        a memory mode that is none; 404 `MODEL_NOT_FOUND` for a model nothing routes."""
+        mode = memory_mode(memory) or "off"
         meta = dict(metadata or {})
         check_metadata(meta, self._limits, owner="Assistant")
         self._check_model(model)
@@ -141,7 +130,7 @@ class AssistantService:
             name=_check_name(name),
             instructions=instructions or None,
             model=model or None,
-            memory="off",
+            memory=mode,
             description=description or None,
             metadata=meta,
             created_us=at,
@@ -178,7 +167,7 @@ class AssistantService:
     async def update(self, org: str, assistant_id: str, change: AssistantPatch) -> AssistantRecord:
         """PUT of SPEC §11, under the store's atomic read-modify-write."""
         aid = known_assistant_id(assistant_id)
-        require_memory_off(change.memory)
+        memory_mode(change.memory)
         self._check_model(change.model)
         limits, at = self._limits, self._clock()
         return await self._assistants.update_assistant(

@@ -11,6 +11,9 @@ from typing import Any
 
 import msgspec
 
+from gateway.store.jobs import NewJob
+from providers.base import ChatMessage
+
 
 class MemoryRecord(msgspec.Struct, frozen=True, kw_only=True):
     org: str
@@ -41,3 +44,37 @@ class ScopeVectors(msgspec.Struct, frozen=True, kw_only=True):
     ids: list[str]
     users: list[str | None]
     embeddings: list[bytes]
+
+
+class RetrievedMemory(msgspec.Struct, frozen=True, kw_only=True):
+    """A memory given to a turn's model, as answers list it (`retrieved_memories`)."""
+
+    id: str
+    memory: str
+    score: float
+
+
+class MemoryWrite(msgspec.Struct, frozen=True, kw_only=True):
+    """The payload of a memory-write job: the new user inputs of one turn, in its scope."""
+
+    assistant_id: str
+    user: str | None
+    texts: list[str]
+    response_id: str
+
+
+class MemoryWritten(msgspec.Struct, frozen=True, kw_only=True):
+    """The result of a memory-write job: the memories it added or replaced."""
+
+    memory_ids: list[str]
+
+
+class Recall(msgspec.Struct, frozen=True, kw_only=True):
+    """What memory adds to one turn: the memories found (`message`: them as the system message given
+    after the instructions) and, in `auto` mode, the job that writes the turn's facts afterwards."""
+
+    mode: str
+    user: str | None
+    memories: tuple[RetrievedMemory, ...] = ()
+    message: ChatMessage | None = None
+    job: NewJob | None = None

@@ -23,6 +23,8 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
     instructions: tuple[ChatMessage, ...]  # not saved: neither thread messages nor a response's context
     budget: Budget
     assistant_id: str | None
+    # The assistant's record (its memory mode, SPEC §12).
+    assistant: AssistantRecord | None = None
 
 
 def plan_turn(
@@ -45,4 +47,5 @@ def plan_turn(
         instructions=instructions,
         budget=budget,
         assistant_id=assistant.id if assistant is not None else None,
+        assistant=assistant,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from gateway import errors
+from gateway.core.memory_records import Recall
 from gateway.core.records import ResponseParams, ResponseRecord, State, ThreadRecord
 from gateway.ids import new_id
 from gateway.store.protocols import IdemClaimed, TurnLease
@@ -30,6 +31,8 @@ class Prepared(msgspec.Struct, frozen=True, kw_only=True):
     thread_state: State | None
     previous_response_id: str | None
     response_id: str
+    # What memory adds to the turn (SPEC §12); None: memory is off for it.
+    memory: Recall | None = None
     created_us: int
     # The thread's lease, held until the turn is saved or given up (a thread turn only).
     lease: TurnLease | None = None

@@ -6,11 +6,12 @@ from typing import Any, Literal
 
 import msgspec
 
+from gateway.core.memory_records import RetrievedMemory
 from providers.base import ChatMessage
 
 State = Literal["open", "locked", "archived"]
 Role = Literal["user", "assistant", "system"]
-# An assistant's memory mode (SPEC §12); only "off" is served until memory exists.
+# An assistant's memory mode (SPEC §12).
 Memory = Literal["off", "auto", "readonly"]
 
 
@@ -109,6 +110,9 @@ class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
     output_message_id: str
     output_text: str
     usage: Usage
+    # Memory (SPEC §12): the memories its model was given, and the job writing the turn's facts.
+    retrieved_memories: tuple[RetrievedMemory, ...] = ()
+    memory_operation_id: str | None = None
     context: tuple[ChatMessage, ...] = ()
     context_ref: tuple[tuple[int, int], ...] | None = None
     # "cancelled": a stream stopped by its client whose partial answer was kept.

@@ -39,6 +39,10 @@ class TurnRequest(msgspec.Struct, frozen=True, kw_only=True):
     # A thread this turn creates is bound to it; an existing thread's own assistant must match it
     # (400 `CONFLICTING_PARAMETERS`). None on a thread turn: the thread's assistant, if any.
     assistant_id: str | None = None
+    # Memory (SPEC §12): the turn's mode as the client named it (None: its assistant's) and the end
+    # user whose memories it reads and writes (None: the assistant-wide ones only).
+    memory: str | None = None
+    user: str | None = None
     # For this request only: not saved, not part of a later `previousResponseId` context.
     instructions: str | None = None
     temperature: float | None = None

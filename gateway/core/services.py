@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from gateway.core.assistants import AssistantService
 from gateway.core.items import ItemService
+from gateway.core.memory import MemoryService
 from gateway.core.rules import Limits
 from gateway.core.threads import ThreadService
 from gateway.core.turns import TurnService
@@ -17,6 +18,7 @@ from gateway.store.cached import CachedStore
 class Services:
     store: CachedStore
     limits: Limits
+    memory: MemoryService
     turns: TurnService
     threads: ThreadService
     assistants: AssistantService

@@ -19,6 +19,7 @@ from gateway.core.assistants import AssistantService
 from gateway.core.budget import BATCH, Budget, batch_for, fit_history, fit_in_memory
 from gateway.core.calls import Caller
 from gateway.core.cancels import CancelOutcome, Cancels, Running
+from gateway.core.memory import MemoryService, check_request, recall_messages, with_recall
 from gateway.core.plan import Plan, plan_turn
 from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared, StreamEvent
 from gateway.core.records import (
@@ -73,12 +74,14 @@ class TurnService:
         shutdown: Shutdown,
         assistants: AssistantService,
         default_model: str = "echo",
+        memory: MemoryService | None = None,
         quick_edit_s: float = 5.0,
         clock: Callable[[], int] = now_us,
     ) -> None:
         self._shutdown = shutdown
         self._assistants = assistants
         self._default_model = default_model
+        self._memory = memory
         self._cancels = Cancels(store.threads, store.cancels, locks, quick_edit_s=quick_edit_s, clock=clock)
         self._threads = store.threads
         self._responses = store.responses
@@ -130,6 +133,7 @@ class TurnService:
             _log.warning("idempotency_release_failed", exc_info=True)
 
     async def _prepare(self, org: str, req: TurnRequest) -> Prepared:
+        check_request(req.memory, req.user)
         named = None if req.assistant_id is None else await self._assistants.get(org, req.assistant_id)
         target = req.target
         plan: Plan | None
@@ -169,9 +173,15 @@ class TurnService:
                 raise
 
         context = (*history, *req.inputs)
+        response_id = new_id("resp")
+        recall = None
+        if self._memory is not None and thread_id is not None:
+            recall = await self._memory.recall_for_turn(
+                org, plan.assistant, req, response_id, at, plan.budget
+            )
         request = ModelRequest(
             model=plan.routes[0].model,
-            messages=(*plan.instructions, *context),
+            messages=(*plan.instructions, *recall_messages(recall), *context),
             temperature=req.temperature,
             top_p=req.top_p,
             max_output_tokens=req.max_output_tokens,
@@ -188,7 +198,8 @@ class TurnService:
             create=create,
             thread_state=None if isinstance(target, ChainTarget) else target.state_after,
             previous_response_id=target.response_id if isinstance(target, ChainTarget) else None,
-            response_id=new_id("resp"),
+            response_id=response_id,
+            memory=recall,
             created_us=at,
             lease=lease,
             assistant_id=plan.assistant_id,
@@ -375,6 +386,8 @@ class TurnService:
         if p.previous_response_id is not None or p.thread_id is None:
             await self._responses.save_response(response, done)
             return response
-        write = turn_write(p, response, completion, self._limits, at, done)
+        write = with_recall(turn_write(p, response, completion, self._limits, at, done), p.memory)
         await self._threads.append_turn(write)
+        if self._memory is not None and write.jobs:
+            self._memory.enqueued()
         return write.response

@@ -40,7 +40,11 @@ async def test_response_body_has_exactly_the_documented_fields(a: Api) -> None:
         "response_id",
         "is_summarized",
         "assistant_id",
+        # SPEC §12's: null without memory.
+        "memory_operation_id",
+        "retrieved_memories",
     }
+    assert body["memory_operation_id"] is None and body["retrieved_memories"] is None
     assert re.fullmatch(r"resp_\w+", body["id"])
     assert body["object"] == "response"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", body["created_at"])

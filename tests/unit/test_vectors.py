@@ -106,3 +106,23 @@ def test_vectors_are_stored_as_float32_and_normalised_on_the_way_in() -> None:
         index.upsert("bad", [1.0, 2.0, 3.0], None)
     with pytest.raises(ValueError, match="dimensions"):
         index.search([1.0], k=1)
+
+
+def test_load_fills_an_empty_index_as_upserting_each_row_does() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((300, 16)).astype(np.float32) * 3  # not unit: both normalise
+    ids = [f"m{i}" for i in range(300)]
+    users = [None if i % 3 == 0 else f"u{i % 5}" for i in range(300)]
+    loaded, upserted = VectorIndex(16), VectorIndex(16)
+    loaded.load(ids, vectors, users)
+    upserted.upsert_many(ids, vectors, users)
+    for q in vectors[:20]:
+        for user in (None, "u1", "u4"):
+            a = loaded.search(q, k=7, user=user)
+            b = upserted.search(q, k=7, user=user)
+            assert [h.id for h in a] == [h.id for h in b]
+            assert np.allclose([h.score for h in a], [h.score for h in b])
+    assert len(loaded) == 300 and "m5" in loaded
+    with pytest.raises(ValueError):
+        loaded.load(["x"], vectors[:1], [None])  # only an empty index
+    assert loaded.remove("m0") and "m0" not in loaded and len(loaded) == 299

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from gateway.doors.backboard.errors import BackboardError
+from gateway.doors.backboard.memories import MemoryBody, SearchBody
 from gateway.doors.backboard.schemas import (
     BackboardAssistantCreate,
     BackboardAssistantUpdate,
@@ -20,6 +21,9 @@ _LIST = (401, 403, 422, 500, 503)
 _WRITE = (400, 401, 403, 404, 409, 413, 422, 500, 503)
 _SEND = "/api/threads/messages"
 _ADD = "/api/threads/{thread_id}/messages"
+_MEMORIES = "/api/assistants/{assistant_id}/memories"
+# A memory's text is embedded: a provider's embedding model may fail (502), time out (504).
+_EMBED = (401, 403, 404, 413, 422, 500, 502, 503, 504)
 
 
 def _finish(schema: Schema) -> None:
@@ -69,7 +73,21 @@ BACKBOARD_DOCS = DoorDocs(
         ("GET", "/api/threads"): _LIST,
         ("GET", "/api/threads/{thread_id}"): _ONE,
         ("DELETE", "/api/threads/{thread_id}"): _ONE,
+        ("GET", _MEMORIES): _ONE,
+        ("POST", _MEMORIES): _EMBED,
+        ("GET", f"{_MEMORIES}/stats"): _ONE,
+        ("POST", f"{_MEMORIES}/search"): _EMBED,
+        ("GET", f"{_MEMORIES}/{{memory_id}}"): _ONE,
+        ("PUT", f"{_MEMORIES}/{{memory_id}}"): _EMBED,
+        ("DELETE", f"{_MEMORIES}/{{memory_id}}"): _ONE,
+        ("GET", "/api/assistants/memories/operations/{operation_id}"): _ONE,
     },
-    strict=(BackboardAssistantCreate, BackboardAssistantUpdate, BackboardThreadCreate),
+    strict=(
+        BackboardAssistantCreate,
+        BackboardAssistantUpdate,
+        BackboardThreadCreate,
+        MemoryBody,
+        SearchBody,
+    ),
     extra=_finish,
 )

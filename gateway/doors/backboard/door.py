@@ -17,6 +17,7 @@ from gateway.doors.backboard.assistants import (
     update_assistant,
 )
 from gateway.doors.backboard.errors import handle_exception
+from gateway.doors.backboard.memories import ROUTES as MEMORY_ROUTES
 from gateway.doors.backboard.messages import add_message, send_message
 from gateway.doors.backboard.threads import (
     create_thread,
@@ -56,6 +57,7 @@ def backboard_door(services: Services, keyring: KeyRing, caller: Caller) -> Back
             list_assistant_threads,
             get_thread,
             delete_thread,
+            *MEMORY_ROUTES,
         ],
         guards=[authenticate(keyring), refuse_unknown_query],
         dependencies={"edge": Provide(lambda: edge, use_cache=True, sync_to_thread=False)},

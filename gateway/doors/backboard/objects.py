@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from gateway.core.memory_records import RetrievedMemory
+
 
 def iso(us: int) -> str:
     """RFC 3339 UTC with milliseconds, e.g. `2026-01-06T10:30:00.000Z`."""
@@ -35,9 +37,9 @@ class BackboardAnswer(msgspec.Struct, frozen=True, kw_only=True):
     role: Literal["assistant"] = "assistant"
     content: str
     status: str
-    # Memory (SPEC §12) does not exist yet: no operation, nothing retrieved.
+    # Memory (SPEC §12): the write job of an `Auto` turn, the memories its model was given.
     memory_operation_id: str | None = None
-    retrieved_memories: list[dict[str, Any]] | None = None
+    retrieved_memories: list[RetrievedMemory] | None = None
     model_provider: str
     model_name: str
     input_tokens: int

@@ -31,6 +31,8 @@ def message_answer(
         message_id=message_uuid(r.output_message_id),
         content=r.output_text,
         status=_STATUS.get(r.status, r.status.upper()),
+        memory_operation_id=r.memory_operation_id,
+        retrieved_memories=list(r.retrieved_memories) or None,
         model_provider=provider,
         model_name=model_name,
         input_tokens=r.usage.input_tokens,

@@ -34,7 +34,7 @@ class BackboardMessageBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     llm_provider: ProviderName | None = None
     model_name: ModelName | None = None
     stream: bool = False
-    # off / Auto / Readonly, any case: only "off" is served until memory exists (SPEC §12).
+    # off / Auto / Readonly, any case (SPEC §12); None: the assistant's.
     memory: Mode | None = None
     # For this turn only, not saved (as Backboard's `send_message` documents it).
     system_prompt: str | None = None

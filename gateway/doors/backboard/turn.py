@@ -8,8 +8,8 @@ rules, limits); this module only decides what Backboard's fields mean:
   `assistant_id`, else under the organization's default assistant (made when first needed).
 - `llm_provider` + `model_name` is the model `provider/model`, routed by the one registry; none: the
   assistant's model, else `GATEWAY_DEFAULT_MODEL` (the core decides).
-- `system_prompt` is this turn's instructions only; `memory` other than off is refused by the core's
-  rule until memory exists.
+- `system_prompt` is this turn's instructions only; `memory` (`Auto`, `Readonly`, `off`, any case)
+  and `user` are the turn's memory mode and scope (SPEC §12, the core decides).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import msgspec
 import structlog
 
 from gateway import errors
-from gateway.core.assistants import require_memory_off
 from gateway.core.calls import Caller
 from gateway.core.prepared import Completed, Created, Delta, Failed, Prepared
 from gateway.core.records import ResponseRecord
@@ -75,7 +74,6 @@ class TurnEdge:
     async def prepare(self, org: str, body: BackboardMessageBody, key: str | None) -> Turn:
         """Every check before the model: errors here are plain `detail` errors, even for a stream."""
         refuse_unsupported(body, MESSAGE_UNSUPPORTED)
-        require_memory_off(body.memory)
         if not body.content:
             raise errors.ValidationFailed("`content` is required: the text of the message.")
         model = gateway_model(body.llm_provider, body.model_name)
@@ -102,6 +100,8 @@ class TurnEdge:
             target=ThreadTarget(id=thread_id or new_uuid()),
             assistant_id=aid,
             instructions=body.system_prompt or None,
+            memory=body.memory,
+            user=body.user,
         )
         prepared = await self._services.turns.prepare(org, turn, idempotency=claim)
         structlog.contextvars.bind_contextvars(thread_id=prepared.thread_id)

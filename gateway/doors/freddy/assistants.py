@@ -8,7 +8,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from gateway.core.assistants import memory_mode, require_memory_off
+from gateway.core.assistants import memory_mode
 from gateway.core.records import AssistantPatch, Memory
 from gateway.core.services import Services
 from gateway.doors.freddy.assistant_wire import (
@@ -36,13 +36,11 @@ _LIST_DEFAULTS = {"include_inactive": False, "sort_by": "created_at", "sort_orde
 
 def _memory(memory: str | None, memory_enabled: bool | None) -> Memory | None:
     """The memory mode a body asks for, by SPEC §11's `memory` or the SDK's `memory_enabled`;
-    anything but "off" is refused until memory exists (one rule, in the core)."""
-    require_memory_off(memory)
-    require_memory_off(
-        None if memory_enabled is None else "auto" if memory_enabled else "off", name="memory_enabled"
-    )
+    `memory` wins when both are given; `memory_enabled: true` is "auto"."""
     mode = memory_mode(memory)
-    return mode if mode is not None else ("off" if memory_enabled is not None else None)
+    if mode is not None or memory_enabled is None:
+        return mode
+    return "auto" if memory_enabled else "off"
 
 
 class AssistantController(Controller):

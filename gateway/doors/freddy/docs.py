@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.doors.freddy.assistant_wire import AssistantCreate, AssistantUpdateBody
 from gateway.doors.freddy.errors import ErrorEnvelope
+from gateway.doors.freddy.memories import MemoryCreate, MemorySearch, MemoryUpdate
 from gateway.doors.freddy.schemas import (
     GenerateNameBody,
     InputItem,
@@ -20,6 +21,9 @@ _ONE = (401, 403, 404, 422, 500, 503)
 # 400 `UNSUPPORTED_PARAMETER`: a Freddy parameter the gateway does not implement, not at its default.
 _LIST = (400, 401, 403, 422, 500, 503)
 _TURN = "/v1/model/response"
+_MEMORIES = "/v1/assistants/{assistant_id}/memories"
+# A memory's text is embedded: a provider's embedding model may fail (502), time out (504).
+_EMBED = (401, 403, 404, 413, 422, 500, 502, 503, 504)
 
 
 def _finish(schema: Schema) -> None:
@@ -89,6 +93,13 @@ FREDDY_DOCS = DoorDocs(
         ("GET", "/v1/assistants/{assistant_id}"): _ONE,
         ("PUT", "/v1/assistants/{assistant_id}"): (400, 401, 403, 404, 413, 422, 500, 503),
         ("DELETE", "/v1/assistants/{assistant_id}"): _ONE,
+        ("GET", _MEMORIES): _ONE,
+        ("POST", _MEMORIES): _EMBED,
+        ("POST", f"{_MEMORIES}/search"): _EMBED,
+        ("GET", f"{_MEMORIES}/{{memory_id}}"): _ONE,
+        ("PUT", f"{_MEMORIES}/{{memory_id}}"): _EMBED,
+        ("DELETE", f"{_MEMORIES}/{{memory_id}}"): _ONE,
+        ("GET", "/v1/memory-operations/{operation_id}"): _ONE,
     },
     strict=(
         ResponseRequest,
@@ -101,6 +112,9 @@ FREDDY_DOCS = DoorDocs(
         GenerateNameBody,
         AssistantCreate,
         AssistantUpdateBody,
+        MemoryCreate,
+        MemoryUpdate,
+        MemorySearch,
     ),
     extra=_finish,
 )

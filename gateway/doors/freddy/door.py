@@ -11,6 +11,7 @@ from gateway.core.services import Services
 from gateway.doors.freddy.assistants import AssistantController
 from gateway.doors.freddy.errors import handle_exception
 from gateway.doors.freddy.fast import FastTurns
+from gateway.doors.freddy.memories import MemoryController, memory_operation
 from gateway.doors.freddy.messages import MessageController
 from gateway.doors.freddy.responses import cancel_response, create_response
 from gateway.doors.freddy.threads import ThreadController
@@ -32,6 +33,8 @@ def freddy_door(services: Services, keyring: KeyRing, *, max_body_bytes: int) ->
             ThreadController,
             MessageController,
             AssistantController,
+            MemoryController,
+            memory_operation,
             create_response,
             cancel_response,
         ],

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.core.memory_records import RetrievedMemory
 from gateway.core.records import State
 
 Metadata = dict[str, Any]
@@ -59,6 +60,9 @@ class ResponseObject(msgspec.Struct, frozen=True, kw_only=True):
     response_id: str
     is_summarized: bool = False
     assistant_id: str | None = None
+    # Memory (SPEC §12): the write job of an `auto` turn, the memories its model was given.
+    memory_operation_id: str | None = None
+    retrieved_memories: list[RetrievedMemory] | None = None
 
 
 class ThreadUsage(msgspec.Struct, frozen=True, kw_only=True):

@@ -98,7 +98,7 @@ def response_object(r: ResponseRecord) -> ResponseObject:
         output_tokens=r.usage.output_tokens,
         total_tokens=r.usage.input_tokens + r.usage.output_tokens,
     )
-    return _object(
+    answer = _object(
         r.id,
         r.created_us,
         r.status,
@@ -109,6 +109,11 @@ def response_object(r: ResponseRecord) -> ResponseObject:
         r.output_text,
         usage,
         r.assistant_id,
+    )
+    if r.memory_operation_id is None and not r.retrieved_memories:
+        return answer
+    return msgspec.structs.replace(
+        answer, memory_operation_id=r.memory_operation_id, retrieved_memories=list(r.retrieved_memories)
     )
 
 

@@ -101,6 +101,9 @@ class ResponseRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     max_output_tokens: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
     max_tokens_camel: Annotated[int, Meta(ge=1, le=1_000_000)] | None = field(default=None, name="maxTokens")
     max_output_synapses: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    # Memory (SPEC §12): the turn's mode (auto, readonly, off; any case) and the end user it is for.
+    memory: Annotated[str, Meta(max_length=16)] | None = None
+    user: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
     # Freddy's, not implemented: accepted at their defaults only (`unsupported.py`).
     tools: Unsupported = None
     system_tools: Unsupported = None

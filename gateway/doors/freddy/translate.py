@@ -99,4 +99,6 @@ def to_turn(req: ResponseRequest) -> TurnRequest:
         temperature=req.temperature,
         top_p=req.top_p,
         max_output_tokens=max_tokens,
+        memory=req.memory,
+        user=req.user,
     )

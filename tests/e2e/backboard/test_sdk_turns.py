@@ -165,15 +165,15 @@ async def test_memory_off_is_served_in_any_case(client: BackboardClient, mode: s
     assert answer.messages[-1]["memory_operation_id"] is None
 
 
-@pytest.mark.parametrize("mode", ["Auto", "auto", "Readonly", "READONLY"])
-async def test_memory_auto_and_readonly_are_refused_until_memory_exists(
-    client: BackboardClient, mode: str
+@pytest.mark.parametrize(
+    ("mode", "writes"), [("Auto", True), ("auto", True), ("Readonly", False), ("READONLY", False)]
+)
+async def test_memory_auto_writes_and_readonly_does_not_in_any_case(
+    client: BackboardClient, mode: str, writes: bool
 ) -> None:
-    with pytest.raises(BackboardValidationError) as caught:
-        await client.send_message("remember this", memory=mode)
-    assert caught.value.status_code == 400 and "`memory`" in str(caught.value)
-    # Refused before anything was made: no thread, and no default assistant either.
-    assert await client.list_threads() == []
+    answer = await client.send_message("remember this", memory=mode)
+    assert answer.content == "remember this"
+    assert (answer.messages[-1]["memory_operation_id"] is not None) is writes
 
 
 async def test_an_unknown_memory_mode_is_a_validation_error(client: BackboardClient) -> None:

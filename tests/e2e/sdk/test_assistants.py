@@ -76,14 +76,10 @@ async def test_another_organization_id_is_refused(sdk: Client) -> None:
     )
 
 
-async def test_memory_enabled_is_refused_until_memory_exists(sdk: Client) -> None:
-    exc = await raises(
-        lambda: sdk.assistants.create_assistant(name="m", organization_id=ORG_A, memory_enabled=True),
-        400,
-        "UNSUPPORTED_PARAMETER",
-    )
-    assert isinstance(exc.body, dict) and exc.body["error"]["details"] == {"parameter": "memory_enabled"}
-    assert (await call(sdk.assistants.list_assistants(organization_id=ORG_A))).total == 0
+async def test_memory_enabled_is_the_auto_memory_mode(sdk: Client) -> None:
+    made = await call(sdk.assistants.create_assistant(name="m", organization_id=ORG_A, memory_enabled=True))
+    assert made.memory_enabled is True
+    assert (await call(sdk.assistants.list_assistants(organization_id=ORG_A))).total == 1
 
 
 async def test_a_turn_under_an_assistant_needs_no_model_and_binds_its_thread(sdk: Client) -> None:

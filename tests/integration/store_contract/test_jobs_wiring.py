@@ -3,13 +3,14 @@ turn's write in the same atomic step (the outbox), and purged with the rest of w
 
 from __future__ import annotations
 
+import pytest
 
 from gateway.core.records import MessageRecord, Usage
 from gateway.core.rules import apply_turn
 from gateway.ids import new_id
 from gateway.store.jobs import RetryPolicy, new_job
 from gateway.store.protocols import Backend, TurnWrite
-from tests.integration.store_contract.helpers import LIMITS, S, T0, response, thread
+from tests.integration.store_contract.helpers import LIMITS, T0, S, response, thread
 
 
 def write_with_job(org: str, tid: str, key: str, *, fail: bool = False) -> tuple[TurnWrite, str]:
@@ -45,10 +46,8 @@ async def test_a_turn_enqueues_its_jobs_in_its_own_write(store: Backend) -> None
 
 async def test_a_refused_turn_enqueues_nothing(store: Backend) -> None:
     write, job_id = write_with_job("o1", "thread_b", "k2", fail=True)
-    try:
+    with pytest.raises(ValueError):
         await store.threads.append_turn(write)
-    except ValueError:
-        pass
     assert await store.jobs.get("o1", job_id) is None
 
 

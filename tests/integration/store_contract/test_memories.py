@@ -12,7 +12,7 @@ from gateway.core.memory_records import MemoryChange, MemoryRecord
 from gateway.core.records import AssistantRecord
 from gateway.core.vectors import from_bytes, to_bytes
 from gateway.store.protocols import Backend
-from tests.integration.store_contract.helpers import S, T0
+from tests.integration.store_contract.helpers import T0, S
 
 
 def memory(
