@@ -146,8 +146,9 @@ async def test_errors_outside_every_route_use_the_detail_envelope(http: httpx.As
         ("GET", "/api/threads"),
         ("GET", "/api/assistants"),
         ("POST", "/api/threads/messages"),
-        ("POST", f"/api/threads/{new_id()}/messages"),
-        ("DELETE", f"/api/threads/{new_id()}"),
+        # Fixed ids: a parameter's id must be the same in every collection (pytest-xdist).
+        ("POST", "/api/threads/0b7e6a3c-2f1d-4c55-9a61-3d2e8f4b7c10/messages"),
+        ("DELETE", "/api/threads/0b7e6a3c-2f1d-4c55-9a61-3d2e8f4b7c10"),
     ],
 )
 async def test_no_key_or_a_bad_key_is_401_with_detail(gateway: str, method: str, path: str) -> None:
