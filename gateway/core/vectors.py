@@ -113,12 +113,14 @@ class VectorIndex:
             raise ValueError("`load` fills an empty index, one row per distinct id")
         if not len(ids) == len(vectors) == len(users):
             raise ValueError("one vector and one owner per id")
+        if not ids:
+            return
         matrix: Matrix = np.asarray(vectors, dtype=np.float32).reshape(len(ids), self.dimensions)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-        self._grow(len(ids))
-        self._matrix[: len(ids)] = matrix
-        self._owners[: len(ids)] = [self._owner(u) for u in users]
+        # The normalised matrix is the index's own (no second copy); a later upsert grows it.
+        self._matrix = matrix
+        self._owners = np.fromiter((self._owner(u) for u in users), dtype=np.int32, count=len(users))
         self._ids = list(ids)
         self._rows = {memory_id: row for row, memory_id in enumerate(ids)}
 

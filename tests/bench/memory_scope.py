@@ -1,4 +1,5 @@
-"""Memory retrieval at 10,000 memories in one scope (SPEC §12): `python -m tests.bench.memory_scope`.
+"""Memory retrieval at 10,000 memories in one scope (SPEC §12):
+`python -m tests.bench.memory_scope [sqlite] [mongodb] [--smoke]`.
 
 Prints, on SQLite and on the MongoDB wire server: the time to write the memories, the first search
 of a process (the scope's vectors read and its index built), and a search while the process's index
@@ -48,6 +49,9 @@ async def measure(store: Backend, n: int, queries: int) -> dict[str, float]:
             )
         )
     written = time.perf_counter() - start
+    start = time.perf_counter()
+    await store.memories.scope_vectors("o1", "asst_bench")
+    read = time.perf_counter() - start
     indexes = ScopeIndexes(store.memories)
     start = time.perf_counter()
     await indexes.search("o1", "asst_bench", vectors[0], k=5, floor=0.25, user="user0")
@@ -60,14 +64,22 @@ async def measure(store: Backend, n: int, queries: int) -> dict[str, float]:
     times.sort()
     return {
         "write_s": written,
+        "read_vectors_ms": read * 1000,
         "first_ms": first * 1000,
         "median_ms": statistics.median(times) * 1000,
         "p99_ms": times[int(len(times) * 0.99) - 1] * 1000,
     }
 
 
-async def main(smoke: bool) -> None:
+async def main(smoke: bool, backends: set[str]) -> None:
     n, queries = (500, 50) if smoke else (10_000, 500)
+    if "sqlite" in backends:
+        await on_sqlite(n, queries)
+    if "mongodb" in backends:
+        await on_mongodb(n, queries)
+
+
+async def on_sqlite(n: int, queries: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = SqliteStore(f"{tmp}/gateway.sqlite3", LIMITS)
         await sqlite.open()
@@ -75,6 +87,9 @@ async def main(smoke: bool) -> None:
             print("sqlite ", n, await measure(sqlite, n, queries))
         finally:
             await sqlite.close()
+
+
+async def on_mongodb(n: int, queries: int) -> None:
     async with mongo_uri() as uri:
         mongo = MongoStore(MongoDatabase(uri, LIMITS, database=f"bench_{uuid.uuid4().hex[:8]}", timeout_s=60))
         await mongo.open()
@@ -85,4 +100,5 @@ async def main(smoke: bool) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main("--smoke" in sys.argv))
+    chosen = {a for a in sys.argv[1:] if a in ("sqlite", "mongodb")} or {"sqlite", "mongodb"}
+    asyncio.run(main("--smoke" in sys.argv, chosen))

@@ -126,3 +126,9 @@ def test_load_fills_an_empty_index_as_upserting_each_row_does() -> None:
     with pytest.raises(ValueError):
         loaded.load(["x"], vectors[:1], [None])  # only an empty index
     assert loaded.remove("m0") and "m0" not in loaded and len(loaded) == 299
+    loaded.upsert("new", vectors[0], "u9")  # grows past the loaded rows
+    assert [h.id for h in loaded.search(vectors[0], k=1, user="u9")] == ["new"]
+    empty = VectorIndex(16)
+    empty.load([], vectors[:0], [])
+    empty.upsert("a", vectors[1], None)
+    assert [h.id for h in empty.search(vectors[1], k=1)] == ["a"]
