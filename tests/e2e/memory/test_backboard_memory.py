@@ -105,3 +105,22 @@ async def test_readonly_reads_memories_and_writes_none(
     assert last(off)["retrieved_memories"] is None and last(off)["memory_operation_id"] is None
     assert not any("Lisbon" in t for t in system_texts(fake.calls[-1].body["messages"]))
     assert (await bb.get_memories(assistant.assistant_id)).total_count == 1
+
+
+async def test_a_streamed_turn_ends_with_its_memories_and_operation(
+    bb: BackboardClient, http: httpx.AsyncClient, fake: FakeUpstream
+) -> None:
+    assistant = await bb.create_assistant(name="Streamer")
+    added = await bb.add_memory(assistant.assistant_id, content="The user's dog is called Rex.")
+    thread = await bb.create_thread(assistant.assistant_id)
+    events = [
+        e
+        async for e in await bb.add_message(
+            thread.thread_id, content="What is my dog's name?", memory="Auto", stream=True
+        )
+    ]
+    [complete] = [e for e in events if e["type"] == "message_complete"]
+    assert [m["id"] for m in complete["retrieved_memories"]] == [added["memory_id"]]
+    assert any("Rex" in t for t in system_texts(fake.calls[-1].body["messages"]))
+    done = await settled(http, f"{OPS}/{complete['memory_operation_id']}")
+    assert done["status"] == "COMPLETED" and len(done["memory_ids"]) == 1
