@@ -58,6 +58,8 @@ def to_turn(body: OpenAIResponseCreate) -> TurnRequest:
         temperature=body.temperature,
         top_p=body.top_p,
         max_output_tokens=body.max_output_tokens,
+        # The end user whose memories the turn reads and writes, when its thread's assistant has memory.
+        user=body.user or None,
         keep=body.store is not False,
         params=ResponseParams(
             instructions=body.instructions,

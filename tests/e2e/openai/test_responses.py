@@ -143,6 +143,8 @@ async def test_input_items_page_with_after_walks_the_list_once(client: Client) -
     walked = await every(client.responses.input_items.list(made.id, limit=3, order="asc"))
     assert [i.content[0].text for i in walked] == [f"m{i}" for i in range(7)]
     assert len({i.id for i in walked}) == 7
+    newest_first = await every(client.responses.input_items.list(made.id, limit=2))
+    assert [i.content[0].text for i in newest_first] == [f"m{i}" for i in reversed(range(7))]
 
 
 async def test_input_items_of_an_unknown_cursor_or_response_are_refused(
