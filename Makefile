@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 UV ?= uv
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): most tests wait on sockets, processes and timeouts, not on a core.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help install test-deps run run-prod test sdk-legacy bench lint format contract clean
 
@@ -26,8 +28,8 @@ run-prod: install ## the same with one worker process per core (GATEWAY_WORKERS 
 	GATEWAY_WORKERS=$${GATEWAY_WORKERS:-$$(nproc)} $(UV) run --frozen --no-sync python -m gateway
 
 test: install test-deps ## the whole suite, then the HTTP suite again on MongoDB + Redis
-	$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
-	GATEWAY_TEST_BACKEND=mongodb $(UV) run --frozen --no-sync pytest tests/e2e $(PYTEST_ARGS)
+	$(UV) run --frozen --no-sync pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	GATEWAY_TEST_BACKEND=mongodb $(UV) run --frozen --no-sync pytest -n $(PYTEST_WORKERS) tests/e2e $(PYTEST_ARGS)
 	$(MAKE) sdk-legacy
 
 sdk-legacy: ## aitronos-freddy 0.1.2 (httpx<0.26) in its own environment against a gateway process
