@@ -14,9 +14,9 @@ import pytest
 
 from tests.conftest import KEY_A
 from tests.e2e.openai.conftest import serve_gateway
-from tests.e2e.openai.helpers import Client, call, connect, every, raises, thread_texts
+from tests.e2e.openai.helpers import Client, call, connect, every, is_async, raises, thread_texts
 from tests.fakes.behaviours import Broken, Fail, Reply
-from tests.fakes.server import serve
+from tests.fakes.server import eventually, serve
 from tests.fakes.upstream import FakeUpstream
 
 GPT, CLAUDE = "openai/gpt-4.1", "anthropic/claude-gateway-test"
@@ -177,3 +177,26 @@ async def test_each_upstream_chunk_is_its_own_delta(sdk: Client, fake: FakeUpstr
     events = await every(sdk.responses.create(model=GPT, input="x", stream=True))
     assert [e.delta for e in events if e.type == "response.output_text.delta"] == ["Al", "pha", " beta"]
     assert events[-1].response.output_text == "Alpha beta"
+
+
+async def test_a_client_that_leaves_mid_stream_saves_nothing_and_frees_the_conversation(
+    sdk: Client, fake: FakeUpstream, raw: httpx.AsyncClient
+) -> None:
+    conversation = await call(sdk.conversations.create())
+    fake.push(Reply(chunks=("first", " never", " sent"), stall_after=1, stall_s=10), Reply(chunks=("next",)))
+    stream = await call(sdk.responses.create(model=GPT, input="x", conversation=conversation.id, stream=True))
+    if is_async(sdk):
+        async for event in stream:
+            if event.type == "response.output_text.delta":
+                break
+        await stream.close()
+    else:
+        for event in stream:
+            if event.type == "response.output_text.delta":
+                break
+        stream.close()
+    assert await eventually(lambda: fake.calls[0].disconnected)
+    # The conversation's lease was given up at once: the next turn runs, after nothing saved.
+    again = await call(sdk.responses.create(model=GPT, input="y", conversation=conversation.id))
+    assert again.output_text == "next"
+    assert await thread_texts(raw, conversation.id) == [("user", "y"), ("assistant", "next")]
