@@ -17,6 +17,8 @@ from gateway.core.records import ResponseRecord
 
 class ResponseCache(Protocol):
     name: str
+    # Shared by processes (Redis): a forget that fails there is not seen by the others.
+    shared: bool
 
     async def get(self, org: str, response_id: str) -> ResponseRecord | None: ...
 
@@ -38,6 +40,7 @@ class MemoryCache:
     """Bounded in-process cache; entries leave at the response's own expiry or by LRU."""
 
     name = "memory"
+    shared = False
 
     def __init__(self, maxsize: int = 10_000) -> None:
         # The timer is wall-clock time, the clock the responses' expiry is written in.
@@ -70,6 +73,7 @@ class NullCache:
     """
 
     name = "none"
+    shared = False
 
     async def get(self, org: str, response_id: str) -> ResponseRecord | None:
         return None

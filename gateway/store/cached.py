@@ -83,12 +83,21 @@ class CachedResponses:
 
     async def save_response(self, response: ResponseRecord, idempotency: IdemDone | None = None) -> None:
         await self._responses.save_response(response, idempotency)
-        await self._cache.put(response)
+        await self._keep(response)
+
+    async def _keep(self, response: ResponseRecord) -> None:
+        # A shared cache would have to be asked the store anyway for a response of no thread.
+        if response.thread_id is not None or not self._cache.shared:
+            await self._cache.put(response)
 
     async def _thread_stands(self, response: ResponseRecord, at_us: int) -> bool:
-        """Whether the thread a cached response was made on still holds it."""
+        """Whether the thread a cached response was made on still holds it (a response of a thread
+        deleted on its own marks its thread edited: see `delete_response`)."""
         if response.thread_id is None:
-            return True  # not a thread's: it leaves only by its own expiry, which the cache keeps
+            # Not a thread's: it leaves by its expiry, which the cache keeps, or by its deletion,
+            # which a shared cache may have missed (a forget that could not reach it): there only
+            # the store can tell, and its copy is the whole answer.
+            return not self._cache.shared
         thread = await self._threads.get_thread(response.org, response.thread_id, at_us)
         # The same generation of the id, and no message of it edited or deleted since.
         return (
@@ -106,15 +115,15 @@ class CachedResponses:
         if found is None:
             found = await self._responses.get_response(org, response_id, at_us)
             if found is not None:
-                await self._cache.put(found)
+                await self._keep(found)
         if found is None or found.org != org or found.expires_us <= at_us:
             return None
         return found
 
     async def delete_response(self, org: str, response_id: str, at_us: int) -> bool:
-        """Removed from the store, then forgotten by the cache. Unlike a thread's deletion, a forget
-        that cannot reach a shared cache is not caught by a later hit's check: the copy there may be
-        served until it expires (24 hours at most)."""
+        """Removed from the store, then forgotten by the cache. A forget that cannot reach a shared
+        cache is caught by a later hit's check either way: the store marks the response's thread
+        edited in the same write, and a response of no thread is not served from a shared cache."""
         deleted = await self._responses.delete_response(org, response_id, at_us)
         await self._cache.forget(org, [response_id])
         return deleted

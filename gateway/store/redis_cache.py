@@ -27,6 +27,7 @@ _MAX_ENTRY_BYTES = 512 * 1024
 
 class RedisCache:
     name = "redis"
+    shared = True
 
     def __init__(
         self,

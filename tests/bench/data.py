@@ -42,6 +42,37 @@ def seed(url: str, model: str, threads: int, length: int) -> list[str]:
     return ids
 
 
+def seed_items(url: str, threads: int, length: int) -> list[str]:
+    """Threads of `length` messages (user and assistant by turns), written as conversation items
+    through the OpenAI door: 20 messages a request and no model call, so that many long threads
+    are made in seconds. They are threads like any other (a conversation is a thread)."""
+    answer = "Sure, here is a short answer."
+
+    async def fill() -> list[str]:
+        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": KEY}, timeout=60) as http:
+
+            async def one() -> str:
+                r = await http.post("/v1/conversations", json={})
+                r.raise_for_status()
+                tid: str = r.json()["id"]
+                for start in range(0, length, 20):
+                    items = [
+                        {
+                            "type": "message",
+                            "role": "user" if k % 2 == 0 else "assistant",
+                            "content": TEXT if k % 2 == 0 else answer,
+                        }
+                        for k in range(start, min(start + 20, length))
+                    ]
+                    r = await http.post(f"/v1/conversations/{tid}/items", json={"items": items})
+                    r.raise_for_status()
+                return tid
+
+            return list(await asyncio.gather(*(one() for _ in range(threads))))
+
+    return asyncio.run(fill())
+
+
 def responses(url: str, model: str, count: int) -> list[str]:
     with httpx.Client(base_url=url, headers={"X-API-Key": KEY}, timeout=60) as http:
         return [

@@ -115,3 +115,29 @@ async def test_a_live_thread_s_cached_response_is_still_served_from_the_cache(
             )
         )
         assert r["output_text"].splitlines() == ["kept", "more"]
+
+
+@pytest.mark.parametrize("in_conversation", [True, False], ids=["of-a-conversation", "of-no-thread"])
+async def test_a_response_deleted_behind_a_partition_is_not_served_by_another_worker(
+    tmp_path: Path, redis_server: RedisServer, cuttable: TcpProxy, in_conversation: bool
+) -> None:
+    """DELETE /v1/responses/{id} (the OpenAI door) while A cannot reach Redis: B, whose Redis still
+    holds the copy, answers 404 for it, as a retrieve and as a chain."""
+    data = tmp_path / "data"
+    async with running(settings_for(data, redis_server.url)) as b_client:
+        b = Api(b_client, KEY_A)
+        body: dict[str, object] = {"model": "echo", "input": "a secret"}
+        if in_conversation:
+            body["conversation"] = ok(await b.post("/v1/conversations", json={}))["id"]
+        made = ok(await b.post("/v1/responses", json=body))
+        assert ok(await b.get(f"/v1/responses/{made['id']}"))["id"] == made["id"]  # B has it cached
+        async with running(settings_for(data, via(cuttable))) as a_client:
+            a = Api(a_client, KEY_A)
+            cuttable.cut()
+            assert (await a.delete(f"/v1/responses/{made['id']}")).status_code == 200
+            assert (await b.get(f"/v1/responses/{made['id']}")).status_code == 404
+            again = await b.post(
+                "/v1/responses", json={"model": "echo", "input": "more", "previous_response_id": made["id"]}
+            )
+            assert again.status_code == 404
+            cuttable.heal()

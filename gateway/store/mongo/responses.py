@@ -8,7 +8,7 @@ from gateway.core.records import ResponseRecord
 from gateway.store.codec import decode_response
 from gateway.store.lifecycle import with_context
 from gateway.store.mongo.database import MongoDatabase
-from gateway.store.mongo.docs import Doc, Session, response_doc, text, unavailable
+from gateway.store.mongo.docs import Doc, Session, key, response_doc, text, unavailable
 from gateway.store.mongo.idempotency import finish
 from gateway.store.protocols import IdemDone
 from providers.base import ChatMessage
@@ -51,7 +51,13 @@ class MongoResponses:
 
     @unavailable
     async def delete_response(self, org: str, response_id: str, at_us: int) -> bool:
-        done = await self._db.responses.delete_one(
-            {"org": text(org), "id": text(response_id), "expires_us": {"$gt": at_us}}
+        gone = await self._db.responses.find_one_and_delete(
+            {"org": text(org), "id": text(response_id), "expires_us": {"$gt": at_us}}, {"thread_id": 1}
         )
-        return done.deleted_count > 0
+        if gone is not None and gone.get("thread_id") is not None:
+            # Its thread's cached responses are checked against this (gateway.store.cached); `ver`
+            # moves on so that a turn writing the thread meanwhile reads it again.
+            await self._db.threads.update_one(
+                key(org, gone["thread_id"]), {"$max": {"edited_us": at_us}, "$inc": {"ver": 1}}
+            )
+        return gone is not None

@@ -53,9 +53,16 @@ class SqliteResponses:
 
     async def delete_response(self, org: str, response_id: str, at_us: int) -> bool:
         def op(db: sqlite3.Connection) -> bool:
-            done = db.execute(
-                "DELETE FROM responses WHERE org = ? AND id = ? AND expires_us > ?", (org, response_id, at_us)
-            )
-            return done.rowcount > 0
+            row = db.execute(
+                "DELETE FROM responses WHERE org = ? AND id = ? AND expires_us > ? RETURNING thread_id",
+                (org, response_id, at_us),
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                # Its thread's cached responses are checked against this (gateway.store.cached).
+                db.execute(
+                    "UPDATE threads SET edited_us = MAX(COALESCE(edited_us, 0), ?) WHERE org = ? AND id = ?",
+                    (at_us, org, row[0]),
+                )
+            return row is not None
 
         return await self._engine.write(op)
