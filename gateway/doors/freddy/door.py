@@ -10,7 +10,7 @@ from litestar.di import Provide
 from gateway.core.services import Services
 from gateway.doors.freddy.assistants import AssistantController
 from gateway.doors.freddy.errors import handle_exception
-from gateway.doors.freddy.fast import FastTurns
+from gateway.doors.freddy.fast import FastTurns, fast_route
 from gateway.doors.freddy.memories import MemoryController, memory_operation
 from gateway.doors.freddy.messages import MessageController
 from gateway.doors.freddy.responses import cancel_response, create_response
@@ -42,4 +42,4 @@ def freddy_door(services: Services, keyring: KeyRing, *, max_body_bytes: int) ->
         dependencies={"edge": Provide(lambda: edge, use_cache=True, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
     )
-    return FreddyDoor(router=router, fast=FastTurns(edge, keyring=keyring, max_body_bytes=max_body_bytes))
+    return FreddyDoor(router=router, fast=fast_route(edge, keyring=keyring, max_body_bytes=max_body_bytes))

@@ -20,7 +20,7 @@ from gateway.doors.openai.conversations import (
     update_conversation,
 )
 from gateway.doors.openai.errors import handle_exception
-from gateway.doors.openai.fast import FastResponses
+from gateway.doors.openai.fast import FastResponses, fast_route
 from gateway.doors.openai.responses import create_response, delete_response, get_response, list_input_items
 from gateway.doors.openai.turn import TurnEdge
 from gateway.http.auth import KeyRing, authenticate
@@ -61,6 +61,6 @@ def openai_door(services: Services, keyring: KeyRing, *, max_body_bytes: int) ->
     )
     return OpenAIDoor(
         router=router,
-        fast=FastResponses(edge, keyring=keyring, max_body_bytes=max_body_bytes),
+        fast=fast_route(edge, keyring=keyring, max_body_bytes=max_body_bytes),
         errors=tuple((prefix, handle_exception) for prefix in PREFIXES),
     )
