@@ -23,6 +23,8 @@ from gateway.core.retention import purge_loop
 from gateway.core.rules import Limits, now_us
 from gateway.core.services import Services
 from gateway.core.shutdown import Shutdown
+from gateway.core.summaries import SUMMARY_KIND, Summaries, SummarySettings
+from gateway.core.summary_writer import SummaryWriter
 from gateway.core.threads import ThreadService
 from gateway.core.turns import TurnService
 from gateway.doors.backboard.docs import BACKBOARD_DOCS
@@ -130,6 +132,12 @@ def create_app(
         ),
         clock=clock,
     )
+    summary_settings = SummarySettings(
+        model=settings.summary_model,
+        after_tokens=settings.summary_after_tokens,
+        max_tokens=settings.summary_max_tokens,
+        attempts=settings.summary_attempts,
+    )
     # One set of leases for turns and for items added without a model (the in-process locks).
     locks = TurnLocks(the_store.turn_locks, max_hold_s=max_turn_s)
     services = Services(
@@ -150,6 +158,7 @@ def create_app(
             assistants=assistants,
             default_model=settings.default_model,
             memory=memory,
+            summaries=Summaries(the_store.summaries, summary_settings),
         ),
         threads=ThreadService(the_store.threads, caller, limits, clock, assistants=assistants),
         assistants=assistants,
@@ -157,7 +166,12 @@ def create_app(
         clock=clock,
     )
 
-    job_handlers: dict[str, Handler] = {WRITE_KIND: MemoryWriter(memory, caller, clock=clock)}
+    job_handlers: dict[str, Handler] = {
+        WRITE_KIND: MemoryWriter(memory, caller, clock=clock),
+        SUMMARY_KIND: SummaryWriter(
+            the_store.threads, the_store.summaries, caller, summary_settings, clock=clock
+        ),
+    }
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -169,7 +183,7 @@ def create_app(
             settings=RunnerSettings(lease_s=settings.job_lease_s, concurrency=settings.job_concurrency),
         )
         runner.start()
-        memory.on_enqueued = runner.wake
+        services.turns.wake = runner.wake
         purger = asyncio.create_task(purge_loop(the_store, settings.purge_interval_s, clock))
         # In the main thread (a server's worker), SIGTERM starts the drain; not in a test's thread.
         undo = shutdown.install() if threading.current_thread() is threading.main_thread() else None
@@ -183,7 +197,7 @@ def create_app(
                 await purger
             # Running jobs get what is left of the grace; the rest go back to the queue.
             await runner.stop(grace_s=shutdown.left_s())
-            memory.on_enqueued = None
+            services.turns.wake = None
             await memory.embedder.aclose()
             await the_store.close()
             for adapter in owned.values():

@@ -80,6 +80,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     memory_model: str | None = None
     embedding_model: str | None = None
     embedding_threads: int = 1
+    # Summaries (SPEC §12): the model that writes them (unset: the turn's), how many tokens of a
+    # thread may have left the window unsummarized before a summary job is queued (0: never), the
+    # summary's length bound, and the attempts of one summary job.
+    summary_model: str | None = None
+    summary_after_tokens: int = 1000
+    summary_max_tokens: int = 600
+    summary_attempts: int = 3
 
     def __repr__(self) -> str:
         # Settings are printed in debugging sessions; keys must not be.
@@ -157,6 +164,10 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_MEMORY_MODEL": ("memory_model", str),
     "GATEWAY_EMBEDDING_MODEL": ("embedding_model", str),
     "GATEWAY_EMBEDDING_THREADS": ("embedding_threads", int),
+    "GATEWAY_SUMMARY_MODEL": ("summary_model", str),
+    "GATEWAY_SUMMARY_AFTER_TOKENS": ("summary_after_tokens", int),
+    "GATEWAY_SUMMARY_MAX_TOKENS": ("summary_max_tokens", int),
+    "GATEWAY_SUMMARY_ATTEMPTS": ("summary_attempts", int),
 }
 
 
@@ -227,6 +238,8 @@ def _check(s: Settings) -> None:
         "job_concurrency",
         "memory_top_k",
         "embedding_threads",
+        "summary_max_tokens",
+        "summary_attempts",
     )
     for name in positive:
         if getattr(s, name) <= 0:
@@ -235,6 +248,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("GATEWAY_MONGODB_TRANSACTIONS must be auto, on or off")
     if s.cancel_quick_edit_s < 0:
         raise SettingsError("GATEWAY_CANCEL_QUICK_EDIT_S must not be negative")
+    if s.summary_after_tokens < 0:
+        raise SettingsError("GATEWAY_SUMMARY_AFTER_TOKENS must not be negative")
     if s.turn_wait_s < 0:
         raise SettingsError("GATEWAY_TURN_WAIT_S must not be negative")
     if s.redis_retries < 0:

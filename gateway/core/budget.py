@@ -38,6 +38,13 @@ class Budget:
             )
         self.remaining = window - needed
 
+    def cost(self, message: ChatMessage) -> int:
+        return self._count(message)
+
+    def give_back(self, message: ChatMessage) -> None:
+        """Return what an earlier `take` of `message` took."""
+        self.remaining += self._count(message)
+
     def take(self, message: ChatMessage) -> bool:
         cost = self._count(message)
         if cost > self.remaining:

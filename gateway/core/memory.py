@@ -129,12 +129,6 @@ class MemoryService:
         self._settings = settings
         self._clock = clock
         self.indexes = ScopeIndexes(store.memories)
-        # Called after a turn enqueued a write (the app points it at the job runner's `wake`).
-        self.on_enqueued: Callable[[], None] | None = None
-
-    def enqueued(self) -> None:
-        if self.on_enqueued is not None:
-            self.on_enqueued()
 
     @property
     def embedder(self) -> Embedder:

@@ -8,7 +8,9 @@ import msgspec
 from gateway import errors
 from gateway.core.memory_records import Recall
 from gateway.core.records import ResponseParams, ResponseRecord, State, ThreadRecord
+from gateway.core.summaries import SummaryUse
 from gateway.ids import new_id
+from gateway.store.jobs import NewJob
 from gateway.store.protocols import IdemClaimed, TurnLease
 from providers.base import ChatMessage, ModelRequest
 from providers.registry import Route
@@ -33,6 +35,10 @@ class Prepared(msgspec.Struct, frozen=True, kw_only=True):
     response_id: str
     # What memory adds to the turn (SPEC §12); None: memory is off for it.
     memory: Recall | None = None
+    # The thread's summary given before the history (SPEC §12), and background work to enqueue
+    # with the turn (a summary job).
+    summary: SummaryUse | None = None
+    jobs: tuple[NewJob, ...] = ()
     created_us: int
     # The thread's lease, held until the turn is saved or given up (a thread turn only).
     lease: TurnLease | None = None

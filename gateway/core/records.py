@@ -121,6 +121,11 @@ class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
     assistant_id: str | None = None
     # What the request set for it, when its door keeps that (None: nothing kept).
     params: ResponseParams | None = None
+    # The thread's summary its model was given before the history (SPEC §12), and its tokens.
+    summary: str | None = None
+    summary_tokens: int = 0
+    # The context window of the model that answered (0: not known, an earlier version's record).
+    context_limit: int = 0
 
 
 def seq_ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:
@@ -148,6 +153,27 @@ def with_turn_inputs(response: ResponseRecord, first_seq: int, inputs: int) -> R
     return msgspec.structs.replace(
         response, context_ref=(*response.context_ref, (first_seq, first_seq + inputs - 1))
     )
+
+
+class SummaryRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A thread's summary (SPEC §12): what its non-system messages up to `covers_seq` said.
+
+    It belongs to one life of the thread (`thread_created_us`: an id given again after a tombstone
+    is another thread) and to its messages as they were (`basis_us`: the thread's `edited_us` when
+    they were read, 0 if never edited): a summary whose thread was edited since is not used."""
+
+    org: str
+    thread_id: str
+    thread_created_us: int
+    basis_us: int
+    covers_seq: int
+    text: str
+    model: str  # the model that wrote it
+    updated_us: int
+
+    def holds_for(self, thread: ThreadRecord) -> bool:
+        """Whether it summarizes `thread` as the thread is now."""
+        return self.thread_created_us == thread.created_us and self.basis_us == (thread.edited_us or 0)
 
 
 class ThreadPatch(msgspec.Struct, frozen=True, kw_only=True):

@@ -33,6 +33,9 @@ def saved_response(
         status=status,
         assistant_id=p.assistant_id,
         params=p.params,
+        summary=None if p.summary is None else p.summary.text,
+        summary_tokens=0 if p.summary is None else p.summary.tokens,
+        context_limit=p.routes[0].provider.context_window(p.routes[0].model),
     )
     done = (
         None
@@ -88,4 +91,5 @@ def turn_write(
         at_us=at,
         lease=p.lease,
         idempotency=done,
+        jobs=p.jobs,
     )

@@ -16,7 +16,7 @@ from cachetools import LRUCache
 
 from gateway import errors
 from gateway.core.assistants import AssistantService
-from gateway.core.budget import BATCH, Budget, batch_for, fit_history, fit_in_memory
+from gateway.core.budget import BATCH, batch_for, fit_history, fit_in_memory
 from gateway.core.calls import Caller
 from gateway.core.cancels import CancelOutcome, Cancels, Running
 from gateway.core.memory import MemoryService, check_request, recall_messages, with_recall
@@ -39,7 +39,9 @@ from gateway.core.rules import (
 )
 from gateway.core.saving import saved_response, turn_write
 from gateway.core.shutdown import Shutdown
+from gateway.core.summaries import Summaries, SummaryUse, summary_message, summary_messages
 from gateway.ids import new_id
+from gateway.store.jobs import NewJob
 from gateway.store.locks import TurnLocks
 from gateway.store.protocols import (
     Backend,
@@ -59,6 +61,16 @@ _seq: Callable[[HistoryMessage], int] = operator.attrgetter("seq")
 _log = structlog.get_logger("gateway.turns")
 
 
+class Fitted(msgspec.Struct, kw_only=True):
+    """What a thread turn's model sees of its thread: the history that fits (in order), its
+    messages' sequence numbers, the thread's summary, and the summary job to enqueue."""
+
+    history: list[ChatMessage] = msgspec.field(default_factory=list)
+    seqs: list[int] = msgspec.field(default_factory=list)
+    summary: SummaryUse | None = None
+    jobs: tuple[NewJob, ...] = ()
+
+
 class TurnService:
     """One turn of SPEC §3 over any door: `prepare`, then `complete` or `stream`."""
 
@@ -75,6 +87,8 @@ class TurnService:
         assistants: AssistantService,
         default_model: str = "echo",
         memory: MemoryService | None = None,
+        summaries: Summaries | None = None,
+        wake: Callable[[], None] | None = None,
         quick_edit_s: float = 5.0,
         clock: Callable[[], int] = now_us,
     ) -> None:
@@ -82,6 +96,9 @@ class TurnService:
         self._assistants = assistants
         self._default_model = default_model
         self._memory = memory
+        self._summaries = summaries
+        # Called after a turn enqueued background work (the app points it at the job runner).
+        self.wake = wake
         self._cancels = Cancels(store.threads, store.cancels, locks, quick_edit_s=quick_edit_s, clock=clock)
         self._threads = store.threads
         self._responses = store.responses
@@ -144,6 +161,8 @@ class TurnService:
                 raise
             plan = None  # the thread's own assistant may name the model: decided once it is read
         create: ThreadRecord | None = None
+        summary: SummaryUse | None = None
+        jobs: tuple[NewJob, ...] = ()
         history_seqs: list[int] = []
         thread_id: str | None = None
         lease: TurnLease | None = None
@@ -155,6 +174,12 @@ class TurnService:
             if target.response_id is not None:
                 prev = await self.get_response(org, target.response_id)
                 output = ChatMessage("assistant", (prev.output_text,))
+                # The summary its model was given comes first, as it did then.
+                if prev.summary is not None:
+                    given = summary_message(prev.summary)
+                    if plan.budget.take(given):
+                        tokens = plan.budget.cost(given)
+                        summary = SummaryUse(text=prev.summary, tokens=tokens, covers_seq=0)
                 history = await fit_in_memory(plan.budget, (*prev.context, output))
         else:
             thread_id = target.id or new_id("thread")
@@ -165,9 +190,9 @@ class TurnService:
                 raise errors.ThreadBusy(thread_id)
             at = self._clock()
             try:
-                create, plan, history, history_seqs = await self._thread_context(
-                    org, thread_id, req, named, plan, at
-                )
+                create, plan, fitted = await self._thread_context(org, thread_id, req, named, plan, at)
+                history, history_seqs, summary = fitted.history, fitted.seqs, fitted.summary
+                jobs = fitted.jobs
             except BaseException:
                 await self._locks.release(lease)
                 raise
@@ -181,7 +206,7 @@ class TurnService:
             )
         request = ModelRequest(
             model=plan.routes[0].model,
-            messages=(*plan.instructions, *recall_messages(recall), *context),
+            messages=(*plan.instructions, *recall_messages(recall), *summary_messages(summary), *context),
             temperature=req.temperature,
             top_p=req.top_p,
             max_output_tokens=req.max_output_tokens,
@@ -200,6 +225,8 @@ class TurnService:
             previous_response_id=target.response_id if isinstance(target, ChainTarget) else None,
             response_id=response_id,
             memory=recall,
+            summary=summary,
+            jobs=jobs,
             created_us=at,
             lease=lease,
             assistant_id=plan.assistant_id,
@@ -215,9 +242,9 @@ class TurnService:
         named: AssistantRecord | None,
         plan: Plan | None,
         at: int,
-    ) -> tuple[ThreadRecord | None, Plan, list[ChatMessage], list[int]]:
+    ) -> tuple[ThreadRecord | None, Plan, Fitted]:
         """A thread turn's checks and history: the thread to create (if new), the turn's plan under
-        the thread's assistant, the history that fits and its messages' sequence numbers."""
+        the thread's assistant, and what of the thread the model sees."""
         assert isinstance(req.target, ThreadTarget)
         target, inputs = req.target, len(req.inputs)
         # The first read is sized by what this thread's messages cost at its last turn here.
@@ -241,7 +268,7 @@ class TurnService:
             if named is not None:  # a thread is bound to its assistant when it is created
                 create = msgspec.structs.replace(create, assistant_id=named.id)
             check_message_limit(0, inputs + 1, self._limits, thread_id)
-            return create, plan or plan_turn(self._caller, req, named, self._default_model), [], []
+            return create, plan or plan_turn(self._caller, req, named, self._default_model), Fitted()
         check_accepts_turn(thread)
         check_thread_assistant(thread, req.assistant_id)
         check_message_limit(thread.message_count, inputs + 1, self._limits, thread_id)
@@ -252,8 +279,7 @@ class TurnService:
                 plan = plan_turn(self._caller, req, own, self._default_model)
         elif plan is None:
             plan = plan_turn(self._caller, req, named, self._default_model)
-        history, seqs = await self._thread_history(org, thread_id, plan.budget, view, first)
-        return None, plan, history, seqs
+        return None, plan, await self._thread_history(thread, plan, view, first, at)
 
     async def abandon(self, p: Prepared) -> None:
         """Give up a prepared turn that will not be run (its thread's lease goes to the next turn)."""
@@ -267,9 +293,11 @@ class TurnService:
             await self._release_claim(p.idempotency)  # a second release finds nothing to free
 
     async def _thread_history(
-        self, org: str, thread_id: str, budget: Budget, view: TurnView, first: int
-    ) -> tuple[list[ChatMessage], list[int]]:
-        """The history that fits, and the sequence numbers of its messages."""
+        self, thread: ThreadRecord, plan: Plan, view: TurnView, first: int, at: int
+    ) -> Fitted:
+        """The history that fits, its messages' sequence numbers, and when the thread holds more
+        than fits, its summary and the summary job to enqueue (see `gateway.core.summaries`)."""
+        org, thread_id, budget = thread.org, thread.id, plan.budget
 
         async def fetch(last: HistoryMessage | None, limit: int) -> list[HistoryMessage]:
             if last is None:
@@ -280,9 +308,19 @@ class TurnService:
         chosen = await fit_history(
             budget, system=view.system, fetch_recent=fetch, chat=_chat, position=_seq, first=first
         )
+        per_message = (before - budget.remaining) / len(chosen) if chosen else 0.0
         if chosen:
-            self._sizes[(org, thread_id)] = (before - budget.remaining) / len(chosen)
-        return [m.message for m in chosen], [m.seq for m in chosen]
+            self._sizes[(org, thread_id)] = per_message
+        summary: SummaryUse | None = None
+        jobs: tuple[NewJob, ...] = ()
+        if self._summaries is not None and thread.message_count > len(chosen):
+            chosen, summary, job = await self._summaries.for_turn(
+                thread, chosen, budget, model=plan.model, per_message=per_message, at_us=at
+            )
+            jobs = () if job is None else (job,)
+        return Fitted(
+            history=[m.message for m in chosen], seqs=[m.seq for m in chosen], summary=summary, jobs=jobs
+        )
 
     async def get_response(self, org: str, response_id: str) -> ResponseRecord:
         """A live response of `org` (the store's cache first: one round trip either way)."""
@@ -388,6 +426,6 @@ class TurnService:
             return response
         write = with_recall(turn_write(p, response, completion, self._limits, at, done), p.memory)
         await self._threads.append_turn(write)
-        if self._memory is not None and write.jobs:
-            self._memory.enqueued()
+        if write.jobs and self.wake is not None:
+            self.wake()
         return write.response

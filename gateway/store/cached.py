@@ -26,6 +26,7 @@ from gateway.store.protocols import (
     PurgeReport,
     ResponseStore,
     SharedLocks,
+    SummaryStore,
     ThreadStore,
     TurnWrite,
 )
@@ -170,6 +171,10 @@ class CachedStore:
     @property
     def memories(self) -> MemoryStore:
         return self._backend.memories
+
+    @property
+    def summaries(self) -> SummaryStore:
+        return self._backend.summaries
 
     @property
     def cache_name(self) -> str:

@@ -25,6 +25,7 @@ from gateway.core.records import (
     Page,
     ResponseRecord,
     State,
+    SummaryRecord,
     ThreadRecord,
 )
 from gateway.store.jobs import JobStore, NewJob
@@ -273,6 +274,16 @@ class MemoryStore(Protocol):
         """Every memory of the assistant, as a search reads them, with the version they are at."""
 
 
+class SummaryStore(Protocol):
+    """Thread summaries (SPEC §12): one per thread, removed with its thread."""
+
+    async def get_summary(self, org: str, thread_id: str) -> SummaryRecord | None: ...
+
+    async def put_summary(self, summary: SummaryRecord) -> bool:
+        """Keep `summary` if its thread lives in the summary's generation and it is newer than the
+        one kept (a later basis, or the same basis and more messages covered); False otherwise."""
+
+
 class SharedLocks(Protocol):
     """Turn leases across processes and replicas (the backend's part of `gateway.store.locks`)."""
 
@@ -341,6 +352,9 @@ class Backend(Protocol):
 
     @property
     def memories(self) -> MemoryStore: ...
+
+    @property
+    def summaries(self) -> SummaryStore: ...
 
     async def open(self) -> None: ...
 

@@ -6,6 +6,7 @@ the connection mid-answer; `slow` is a `Reply` that waits first.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,8 @@ class Reply:
     stall_after: int | None = None
     stall_s: float = 0.0
     vectors: tuple[tuple[float, ...], ...] = ()
+    # Set: the answer waits until the test sets it (or the client leaves), after `delay_s`.
+    hold: threading.Event | None = None
 
     @property
     def text(self) -> str:

@@ -86,6 +86,8 @@ class FakeUpstream:
         self.count = 0
         self.calls: list[Call] = []
         self._script: deque[Behaviour] = deque()
+        # Requests that `answer_when` matches get their behaviour from it, before the script.
+        self._rules: list[tuple[Callable[[Call], bool], Callable[[Call], Behaviour]]] = []
         self._lock = threading.Lock()
 
     # -- the test's side (any thread) ------------------------------------------------------------
@@ -94,8 +96,15 @@ class FakeUpstream:
         with self._lock:
             self._script.extend(behaviours)
 
+    def answer_when(self, match: Callable[[Call], bool], answer: Callable[[Call], Behaviour]) -> None:
+        """Answer the requests `match` accepts with `answer(call)`, whatever the script holds (for
+        background calls whose order among the others is not known, such as a summary's)."""
+        with self._lock:
+            self._rules.append((match, answer))
+
     def reset(self, default: Behaviour | None = None) -> None:
         with self._lock:
+            self._rules.clear()
             self._script.clear()
             self.calls = []
             self.count = 0
@@ -112,6 +121,9 @@ class FakeUpstream:
             self.count += 1
             if self.record:
                 self.calls.append(call)
+            for match, answer in self._rules:
+                if match(call):
+                    return answer(call)
             return self._script.popleft() if self._script else self.default
 
     # -- the server's side -----------------------------------------------------------------------
@@ -212,6 +224,9 @@ class _Answer:
             case Reply():
                 if not await self._wait(behaviour.delay_s):
                     return
+                while behaviour.hold is not None and not behaviour.hold.is_set():
+                    if not await self._wait(0.01):
+                        return
                 if self.call.stream:
                     await self._stream(behaviour)
                 else:

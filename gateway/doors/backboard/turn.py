@@ -121,7 +121,7 @@ class TurnEdge:
             percent=round(100 * used / limit, 2) if limit > 0 else 0.0,
             used_tokens=used,
             context_limit=limit,
-            summary_tokens=0,
+            summary_tokens=response.summary_tokens,
             model=response.model,
         )
         return message_answer(response, route.provider.name, route.model, usage)

@@ -42,6 +42,16 @@ class ResponseUsage(msgspec.Struct, frozen=True, kw_only=True):
     total_tokens: int
 
 
+class ContextUsage(msgspec.Struct, frozen=True, kw_only=True):
+    """How full the model's context window was for a turn (SPEC §12)."""
+
+    percent: float
+    used_tokens: int
+    context_limit: int
+    summary_tokens: int
+    model: str
+
+
 class ResponseObject(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     object: str = "response"
@@ -59,6 +69,7 @@ class ResponseObject(msgspec.Struct, frozen=True, kw_only=True):
     response: str
     response_id: str
     is_summarized: bool = False
+    context_usage: ContextUsage | msgspec.UnsetType = msgspec.UNSET
     assistant_id: str | None = None
     # Memory (SPEC §12): the write job of an `auto` turn, the memories its model was given.
     memory_operation_id: str | None = None

@@ -6,6 +6,7 @@ import msgspec
 
 from gateway.core.records import MessageRecord, Page, ResponseRecord, ThreadRecord
 from gateway.doors.freddy.objects import (
+    ContextUsage,
     ListObject,
     MessageList,
     MessageObject,
@@ -110,10 +111,27 @@ def response_object(r: ResponseRecord) -> ResponseObject:
         usage,
         r.assistant_id,
     )
+    answer = msgspec.structs.replace(
+        answer, is_summarized=r.summary is not None, context_usage=context_usage(r)
+    )
     if r.memory_operation_id is None and not r.retrieved_memories:
         return answer
     return msgspec.structs.replace(
         answer, memory_operation_id=r.memory_operation_id, retrieved_memories=list(r.retrieved_memories)
+    )
+
+
+def context_usage(r: ResponseRecord) -> ContextUsage | msgspec.UnsetType:
+    """The turn's `context_usage` (SPEC §12); left out for a record that does not know its window."""
+    limit, used = r.context_limit, r.usage.input_tokens
+    if limit <= 0:
+        return msgspec.UNSET
+    return ContextUsage(
+        percent=round(100 * used / limit, 2),
+        used_tokens=used,
+        context_limit=limit,
+        summary_tokens=r.summary_tokens,
+        model=r.model,
     )
 
 

@@ -167,6 +167,7 @@ class MongoDatabase:
         ids = [r["id"] async for r in self.responses.find(owned, {"id": 1}, session=s)]
         await self.messages.delete_many(owned, session=s)
         await self.responses.delete_many(owned, session=s)
+        await self.threads.database["summaries"].delete_many(owned, session=s)
         return ids
 
     def new_doc(self, t: ThreadRecord, next_seq: int, ver: int) -> Doc:

@@ -8,6 +8,7 @@ Collections
 - `messages`: unique (organization, thread, seq) and (organization, id); `gone_at` TTL as the thread.
 - `responses`: unique (organization, id); TTL on `expires_at` (24 hours by default).
 - `assistants`: unique (organization, id); a thread names its assistant in `assistant_id`.
+- `summaries`: one per thread, unique (organization, thread_id); dropped with the thread.
 The same expiry rules are checked on every read, since TTL deletion runs only once a minute.
 
 The aggregates are parts over one `MongoDatabase` (composition): `threads` (threads, messages,
@@ -26,6 +27,7 @@ from gateway.store.mongo.locks import MongoLocks
 from gateway.store.mongo.memories import MongoMemories
 from gateway.store.mongo.pending import PendingTurns
 from gateway.store.mongo.responses import MongoResponses
+from gateway.store.mongo.summaries import MongoSummaries
 from gateway.store.mongo.threads import MongoThreads
 from gateway.store.protocols import PurgeReport
 
@@ -49,6 +51,7 @@ class MongoStore:
         self._cancels = MongoCancels(db)
         self._jobs = MongoJobs(db)
         self._memories = MongoMemories(db)
+        self._summaries = MongoSummaries(db)
 
     @property
     def threads(self) -> MongoThreads:
@@ -82,10 +85,15 @@ class MongoStore:
     def memories(self) -> MongoMemories:
         return self._memories
 
+    @property
+    def summaries(self) -> MongoSummaries:
+        return self._summaries
+
     async def open(self) -> None:
         await self._db.open()
         await self._jobs.open()
         await self._memories.open()
+        await self._summaries.open()
 
     async def close(self) -> None:
         await self._db.close()

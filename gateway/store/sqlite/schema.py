@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS assistants (
     PRIMARY KEY (org, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS assistants_by_creation ON assistants (org, created_us DESC, id DESC);
+CREATE TABLE IF NOT EXISTS summaries (
+    org TEXT NOT NULL, thread_id TEXT NOT NULL, thread_created_us INTEGER NOT NULL,
+    basis_us INTEGER NOT NULL, covers_seq INTEGER NOT NULL, text TEXT NOT NULL, model TEXT NOT NULL,
+    updated_us INTEGER NOT NULL,
+    PRIMARY KEY (org, thread_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cancels (
     org TEXT NOT NULL, thread_id TEXT NOT NULL, requested_us INTEGER NOT NULL, outcome BLOB,
     expires_us INTEGER NOT NULL,
@@ -139,11 +145,12 @@ def save_thread(db: sqlite3.Connection, t: ThreadRecord, adding: int = 0) -> int
 
 
 def remove_thread(db: sqlite3.Connection, thread: ThreadRecord, limits: Limits) -> list[str]:
-    """Delete a thread with its messages and responses and leave its tombstone; the response ids."""
+    """Delete a thread with its messages, responses and summary and leave its tombstone; the response ids."""
     key = (thread.org, thread.id)
     response_ids = [r[0] for r in db.execute("SELECT id FROM responses WHERE org = ? AND thread_id = ?", key)]
     db.execute("DELETE FROM messages WHERE org = ? AND thread_id = ?", key)
     db.execute("DELETE FROM responses WHERE org = ? AND thread_id = ?", key)
+    db.execute("DELETE FROM summaries WHERE org = ? AND thread_id = ?", key)
     db.execute("DELETE FROM threads WHERE org = ? AND id = ?", key)
     db.execute(
         "INSERT OR REPLACE INTO tombstones (org, id, expires_us) VALUES (?, ?, ?)",

@@ -1,8 +1,8 @@
 """The embedded store: SQLite in WAL mode, safe across several worker processes.
 
 Statements run off the event loop (see `engine`: one writer thread with group commit, reader
-threads). The aggregates are `threads` (threads, messages, turns), `responses` and `assistants`; retention
-spans threads and responses.
+threads). The aggregates are `threads` (threads, messages, turns), `responses`, `assistants`, `jobs`,
+`memories` and `summaries`; retention spans threads and responses.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from gateway.store.sqlite.locks import FileLocks
 from gateway.store.sqlite.memories import MEMORIES_SCHEMA, SqliteMemories
 from gateway.store.sqlite.responses import SqliteResponses
 from gateway.store.sqlite.schema import SCHEMA, THREAD_COLS, migrate, remove_thread, row_thread
+from gateway.store.sqlite.summaries import SqliteSummaries
 from gateway.store.sqlite.threads import SqliteThreads
 
 _PURGE_BATCH = 500
@@ -43,6 +44,7 @@ class SqliteStore:
         self._cancels = SqliteCancels(self._engine)
         self._jobs = SqliteJobs(self._engine)
         self._memories = SqliteMemories(self._engine)
+        self._summaries = SqliteSummaries(self._engine)
 
     @property
     def threads(self) -> SqliteThreads:
@@ -75,6 +77,10 @@ class SqliteStore:
     @property
     def memories(self) -> SqliteMemories:
         return self._memories
+
+    @property
+    def summaries(self) -> SqliteSummaries:
+        return self._summaries
 
     async def open(self) -> None:
         await self._engine.open(SCHEMA + JOBS_SCHEMA + MEMORIES_SCHEMA, migrate)
