@@ -158,3 +158,55 @@ async def test_a_summary_that_cannot_be_made_leaves_plain_truncation(
     seen = given(turn_calls(fake)[-1])
     assert not any(text.startswith(HEADER) for _, text in seen)
     assert seen[-1] == ("user", FILLER) and len(seen) > 2  # the newest history that fits
+
+
+async def test_a_summarized_turn_continues_with_its_summary_on_every_door(
+    http: httpx.AsyncClient, fake: FakeUpstream
+) -> None:
+    fake.answer_when(is_summary_call, summarizer())
+    thread = "thread_doors"
+    await say(http, thread, FACT)
+    answer = await until_summarized(http, thread)
+
+    def summary_given() -> bool:
+        return any(role == "system" and "4471" in text for role, text in given(turn_calls(fake)[-1]))
+
+    # A chain from the summarized response: the summary comes with the context it continues.
+    body = {
+        "model": "small/chat",
+        "previousResponseId": answer["id"],
+        "inputs": [{"role": "user", "content": "And?"}],
+    }
+    chained = await http.post("/v1/model/response", json=body)
+    assert chained.status_code == 200, chained.text
+    assert chained.json()["is_summarized"] is True and summary_given()
+    assert chained.json()["context_usage"]["summary_tokens"] == answer["context_usage"]["summary_tokens"]
+    # The OpenAI door's turn on the same conversation gives its model the summary too.
+    r = await http.post(
+        "/v1/responses", json={"model": "small/chat", "conversation": thread, "input": "Go on."}
+    )
+    assert r.status_code == 200, r.text
+    assert summary_given()
+
+
+async def test_a_backboard_turn_on_a_long_thread_counts_its_summary(
+    http: httpx.AsyncClient, fake: FakeUpstream
+) -> None:
+    fake.answer_when(is_summary_call, summarizer())
+    first = await http.post(
+        "/api/threads/messages", json={"content": FACT, "llm_provider": "small", "model_name": "chat"}
+    )
+    assert first.status_code == 200, first.text
+    thread = first.json()["thread_id"]
+    for _ in range(40):
+        r = await http.post(
+            f"/api/threads/{thread}/messages",
+            json={"content": FILLER, "llm_provider": "small", "model_name": "chat"},
+        )
+        assert r.status_code == 200, r.text
+        usage = r.json()["context_usage"]
+        if usage["summary_tokens"] > 0:
+            break
+        await asyncio.sleep(0.05)
+    assert usage["summary_tokens"] > 0 and usage["context_limit"] == 400
+    assert any(role == "system" and "4471" in text for role, text in given(turn_calls(fake)[-1]))
