@@ -7,7 +7,8 @@ gateway (uvicorn workers, its OpenAI adapter pointed at the fake), and the load 
 (`hey` for paced load, `wrk` for throughput, a small asyncio client for time to first delta).
 
 The pieces: `processes` (the fake upstream of `upstream` and the gateway), `data` (what is sent),
-`load` (the generators), `scenarios` (what is measured) and `table` (what is printed).
+`load` (the generators), `scenarios` (what is measured; `context_rows`: memory and summaries) and
+`table` (what is printed).
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ def openai_turn(model: str, **fields: object) -> bytes:
     return msgspec.json.encode({"model": model, "input": TEXT, **fields})
 
 
-def seed(url: str, model: str, threads: int, length: int) -> list[str]:
-    """Threads of `length` messages, made through the API (two messages a turn)."""
+def seed(url: str, model: str, threads: int, length: int, **fields: object) -> list[str]:
+    """Threads of `length` messages, made through the API (two messages a turn, each with `fields`
+    in its body, e.g. an `assistant_id`)."""
     ids = [f"bench_{length}_{i}_{os.urandom(4).hex()}" for i in range(threads)]
 
     async def fill() -> None:
@@ -33,7 +34,7 @@ def seed(url: str, model: str, threads: int, length: int) -> list[str]:
 
             async def one(tid: str) -> None:
                 for _ in range(length // 2):
-                    r = await http.post("/v1/model/response", content=turn(model, thread=tid))
+                    r = await http.post("/v1/model/response", content=turn(model, thread=tid, **fields))
                     r.raise_for_status()
 
             await asyncio.gather(*(one(t) for t in ids))

@@ -23,7 +23,8 @@ class Result(msgspec.Struct, kw_only=True):
     p99: float
     rps: float
     rss_mb: float | None = None
-    baseline: str | None = None
+    baseline: str | None = None  # the row the added latency is taken over
+    versus: str | None = None  # the row of the same turns without this one's feature (shown above it)
     note: str = ""
 
 

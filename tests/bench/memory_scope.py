@@ -19,7 +19,7 @@ import numpy as np
 
 from gateway.core.memory_index import ScopeIndexes
 from gateway.core.memory_records import MemoryRecord
-from gateway.core.vectors import to_bytes
+from gateway.core.vectors import Matrix, to_bytes
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.store import MongoStore
 from gateway.store.protocols import Backend
@@ -27,27 +27,37 @@ from gateway.store.sqlite.store import SqliteStore
 from tests.integration.store_contract.helpers import LIMITS
 from tests.services import mongo_uri
 
-DIMENSIONS = 384
+DIMENSIONS = 384  # the local embedding model's (providers.local_embed)
+
+
+def unit_vectors(n: int, seed: int = 7) -> Matrix:
+    """`n` random unit vectors of `DIMENSIONS` float32 (a query scores about 0 against them)."""
+    vectors = np.random.default_rng(seed).standard_normal((n, DIMENSIONS)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def memory_record(
+    org: str, assistant_id: str, i: int, vector: Matrix, user: str | None, *, at_us: int = 0
+) -> MemoryRecord:
+    """The `i`th memory of a made-up scope, with `vector` as its embedding, made at `at_us` + i."""
+    return MemoryRecord(
+        org=org,
+        assistant_id=assistant_id,
+        id=str(uuid.uuid4()),
+        user=user,
+        text=f"memory {i}",
+        embedding=to_bytes(vector),
+        created_us=at_us + i,
+        updated_us=at_us + i,
+    )
 
 
 async def measure(store: Backend, n: int, queries: int) -> dict[str, float]:
-    rng = np.random.default_rng(7)
-    vectors = rng.standard_normal((n, DIMENSIONS)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = unit_vectors(n)
     start = time.perf_counter()
     for i in range(n):
-        await store.memories.add_memory(
-            MemoryRecord(
-                org="o1",
-                assistant_id="asst_bench",
-                id=str(uuid.uuid4()),
-                user=f"user{i % 50}",
-                text=f"memory {i}",
-                embedding=to_bytes(vectors[i]),
-                created_us=i,
-                updated_us=i,
-            )
-        )
+        await store.memories.add_memory(memory_record("o1", "asst_bench", i, vectors[i], f"user{i % 50}"))
     written = time.perf_counter() - start
     start = time.perf_counter()
     await store.memories.scope_vectors("o1", "asst_bench")

@@ -1,5 +1,6 @@
 """The benchmark's scenarios: on SQLite (direct upstream baselines, new and long threads,
-`previousResponseId`, echo, non-streaming and streaming), the RSS soak, and MongoDB."""
+`previousResponseId`, echo, non-streaming and streaming, memory and summaries), the RSS soak, and
+MongoDB."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import msgspec
 
+from tests.bench.context_rows import memory_rows, summary_row
 from tests.bench.data import MODEL, TEXT, openai_turn, responses, seed, seed_items, turn
 from tests.bench.load import Result, first_delta, paced, wrk
 from tests.bench.processes import Proc, gateway
@@ -142,7 +144,23 @@ def run_sqlite(
             r.rss_mb = proc.rss_mb()
         if args.soak:
             out += soak(gw, proc, work)
+    for row in context(up, work, args, seconds, paced_seconds):
+        at = next((i for i, r in enumerate(out) if r.name == row.versus), None)
+        out.insert(len(out) if at is None else at + 1, row)
     return out
+
+
+def context(
+    up: str, work: Path, args: argparse.Namespace, seconds: float, paced_seconds: float
+) -> list[Result]:
+    """Memory and summaries, on a gateway of their own (see `context_rows`)."""
+    data = work / "context"
+    with gateway(work, up, workers=args.workers, data=data) as (gw, proc):
+        rows = memory_rows(gw, data, work, seconds=seconds, paced_seconds=paced_seconds, memories=10_000)
+        rows.append(summary_row(gw, data, work, seconds=seconds, length=300 if args.smoke else 1000))
+        for r in rows:
+            r.rss_mb = proc.rss_mb()
+    return rows
 
 
 def soak(gw: str, proc: Proc, work: Path) -> list[Result]:

@@ -1,5 +1,6 @@
-"""The one table the benchmark prints, with the latency added over each scenario's baseline and the
-ratios of a long thread to a short one and of RSS after the soak."""
+"""The one table the benchmark prints, with the latency added over each scenario's baseline, the
+ratios of a long thread to a short one and of RSS after the soak, and what memory and summaries add
+over the same turns without them."""
 
 from __future__ import annotations
 
@@ -62,6 +63,14 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
             "\nturn on a 10,000-message thread / on a 10-message thread (p50): "
             f"{big[0].p50 / ten[0].p50:.2f}x"
         )
+    versus = [(r, by_name[r.versus]) for r in results if r.versus in by_name]
+    if versus:
+        print(
+            "\nadded by memory or summaries over the same turns without (p50, p99; "
+            "memory's goal: p50 <= 10 ms):"
+        )
+    for r, other in versus:
+        print(f"  {r.name}: {r.p50 - other.p50:+.2f} ms, {r.p99 - other.p99:+.2f} ms over {other.name}")
     soaks = [r for r in results if r.name.startswith("soak")]
-    if len(soaks) == 2 and soaks[0].rss_mb:
+    if len(soaks) == 2 and soaks[0].rss_mb and soaks[1].rss_mb is not None:
         print(f"RSS after 100k / after 10k: {soaks[1].rss_mb / soaks[0].rss_mb:.2f}x")

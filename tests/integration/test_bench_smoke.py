@@ -24,6 +24,8 @@ def test_benchmark_smoke_prints_its_table_without_errors() -> None:
     assert "direct upstream, 64 conns" in scenarios
     assert any(s.startswith("gateway openai, thread of 10,") for s in scenarios)
     assert any("streaming" in s for s in scenarios)
+    assert any(s.startswith("gateway openai, memory readonly over 10,000 memories,") for s in scenarios)
+    assert any(s.startswith("gateway openai, long thread with summaries") for s in scenarios)
     for line in table[1:]:
         cells = [c.strip() for c in line.split("|")[1:-1]]
         assert int(cells[1].replace(",", "")) > 0  # requests
