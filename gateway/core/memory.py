@@ -2,12 +2,14 @@
 writes its facts afterwards, and the memory endpoints of every door.
 
 - Mode: the request's `memory` (any case), else its assistant's; no assistant: no memory.
-- Scope: the assistant, and within it the turn's `user`: reading and writing see that user's
-  memories and the assistant-wide ones only.
+- Scope: the assistant, and within it the turn's user (the request's `user`, else its thread's,
+  else for a chain its previous response's): reading and writing see that user's memories and
+  the assistant-wide ones only.
 - Reading: the new user inputs are embedded and the top `top_k` memories at or above `min_score`
   are given to the model as one system message after the instructions.
-- Writing (`auto`): a job enqueued with the turn (the outbox, see `gateway.store.jobs`); its id is
-  the answer's `memory_operation_id`; `gateway.core.memory_writer` runs it.
+- Writing (`auto`): a job enqueued in the turn's own store write, a thread's turn or a chain's
+  response (the outbox, see `gateway.store.jobs`); its id is the answer's `memory_operation_id`;
+  `gateway.core.memory_writer` runs it.
 """
 
 from __future__ import annotations
@@ -34,15 +36,15 @@ from gateway.core.memory_records import (
 )
 from gateway.core.records import AssistantRecord, Memory, Page
 from gateway.core.requests import TurnRequest
+from gateway.core.rules import check_user
 from gateway.core.vectors import to_bytes
 from gateway.store.jobs import Job, NewJob
-from gateway.store.protocols import Backend, MemoryStore, TurnWrite
+from gateway.store.protocols import Backend, MemoryStore
 from providers.base import ChatMessage
 
 _log = structlog.get_logger("gateway.memory")
 WRITE_KIND = "memory.write"
 MEMORY_MAX_CHARS = 8000
-USER_MAX_CHARS = 256
 LIST_MAX = 100
 SEARCH_MAX = 50
 _HEADER = (
@@ -71,12 +73,6 @@ class Operation(msgspec.Struct, frozen=True, kw_only=True):
     updated_us: int
 
 
-def check_user(user: str | None) -> str | None:
-    if user is not None and (not user.strip() or len(user) > USER_MAX_CHARS):
-        raise errors.ValidationFailed(f"`user` must be 1 to {USER_MAX_CHARS} characters.")
-    return user
-
-
 def check_text(text: str, name: str = "content") -> str:
     if not text.strip() or len(text) > MEMORY_MAX_CHARS:
         raise errors.ValidationFailed(f"`{name}` must be 1 to {MEMORY_MAX_CHARS} characters, not blank.")
@@ -100,19 +96,6 @@ def check_request(memory: str | None, user: str | None) -> None:
 def recall_messages(recall: Recall | None) -> tuple[ChatMessage, ...]:
     """The system message that follows the instructions, when memories were found."""
     return () if recall is None or recall.message is None else (recall.message,)
-
-
-def with_recall(write: TurnWrite, recall: Recall | None) -> TurnWrite:
-    """A turn's write with what memory adds: the memories on its response, its write job."""
-    if recall is None:
-        return write
-    response = msgspec.structs.replace(
-        write.response,
-        retrieved_memories=recall.memories,
-        memory_operation_id=None if recall.job is None else recall.job.id,
-    )
-    jobs = write.jobs if recall.job is None else (*write.jobs, recall.job)
-    return msgspec.structs.replace(write, response=response, jobs=jobs)
 
 
 def memory_message(found: tuple[RetrievedMemory, ...]) -> ChatMessage:
@@ -152,16 +135,19 @@ class MemoryService:
         response_id: str,
         at_us: int,
         budget: Budget | None = None,
+        *,
+        user: str | None,
     ) -> Recall | None:
-        """`recall` for a turn: a failure of memory (the embedder, the store) leaves the turn
-        without it, never failed (logged). The memories' message takes its tokens from `budget`
-        (what the history left): the least similar memories are left out until it fits."""
+        """`recall` for a turn of `user` (the request's, or its thread's or previous response's): a
+        failure of memory (the embedder, the store) leaves the turn without it, never failed
+        (logged). The memories' message takes its tokens from `budget` (what the history left):
+        the least similar memories are left out until it fits."""
         try:
             return await self.recall(
                 org,
                 assistant,
                 requested=req.memory,
-                user=req.user,
+                user=user,
                 inputs=req.inputs,
                 response_id=response_id,
                 at_us=at_us,

@@ -51,6 +51,9 @@ class Prepared(msgspec.Struct, frozen=True, kw_only=True):
     # False: nothing is saved (`TurnRequest.keep`).
     keep: bool = True
     params: ResponseParams | None = None
+    # The end user the turn is for (SPEC §12): the request's, else its thread's or its previous
+    # response's; kept with the response so that a chain from it keeps the scope.
+    user: str | None = None
 
 
 class Created(msgspec.Struct, frozen=True):

@@ -36,6 +36,8 @@ class ThreadRecord(msgspec.Struct, frozen=True, kw_only=True):
     edited_us: int | None = None  # when a message of it was last edited or deleted
     # Its assistant (SPEC §11): set when the thread is created, cleared when the assistant is deleted.
     assistant_id: str | None = None
+    # Its end user (SPEC §12), set when it is created: the memory scope of its turns that name none.
+    user: str | None = None
 
     @property
     def activity_us(self) -> int:
@@ -126,6 +128,16 @@ class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
     summary_tokens: int = 0
     # The context window of the model that answered (0: not known, an earlier version's record).
     context_limit: int = 0
+    # The end user the turn was for (SPEC §12: its memory scope), so that a chain from it keeps it.
+    user: str | None = None
+
+    @property
+    def scope_user(self) -> str | None:
+        """The end user a chain from this response inherits (an earlier version's record kept it in
+        `params` only, for the doors that keep those)."""
+        if self.user is not None:
+            return self.user
+        return None if self.params is None else self.params.user
 
 
 def seq_ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:

@@ -28,6 +28,7 @@ from gateway.settings import Settings
 # and `..` are path segments that standard clients resolve away, so such a thread is unreachable.
 THREAD_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:]*[A-Za-z0-9_\-:][A-Za-z0-9_\-.:]*\Z")
 THREAD_ID_MAX = 128
+USER_MAX_CHARS = 256
 _US = 1_000_000
 
 # Allowed moves; staying in the same state is always a no-op (SPEC §4.3).
@@ -125,7 +126,14 @@ def check_metadata(metadata: dict[str, Any], limits: Limits, *, owner: str = "Th
 
 
 def new_thread(
-    org: str, thread_id: str, *, metadata: dict[str, Any] | None, visible: bool, limits: Limits, at_us: int
+    org: str,
+    thread_id: str,
+    *,
+    metadata: dict[str, Any] | None,
+    visible: bool,
+    limits: Limits,
+    at_us: int,
+    user: str | None = None,
 ) -> ThreadRecord:
     meta = dict(metadata or {})
     check_metadata(meta, limits)
@@ -137,6 +145,7 @@ def new_thread(
         created_us=at_us,
         updated_us=at_us,
         expires_us=0,
+        user=check_user(user),
     )
     return msgspec.structs.replace(draft, expires_us=expires_us(draft, limits))
 
@@ -169,6 +178,26 @@ def check_thread_assistant(thread: ThreadRecord, named: str | None) -> None:
     raise ConflictingParameters(
         message,
         details={"thread_id": thread.id, "assistant_id": named, "thread_assistant_id": thread.assistant_id},
+    )
+
+
+def check_user(user: str | None) -> str | None:
+    """An end user's name (SPEC §12): 1 to `USER_MAX_CHARS` characters, not blank; 422 otherwise."""
+    if user is not None and (not user.strip() or len(user) > USER_MAX_CHARS):
+        raise ValidationFailed(f"`user` must be 1 to {USER_MAX_CHARS} characters.")
+    return user
+
+
+def thread_user(thread: ThreadRecord, named: str | None) -> str | None:
+    """The end user of a turn on `thread` (its memory scope, SPEC §12): the one it names, else the
+    thread's. A thread's user is set when the thread is created; a turn naming another is 400
+    `CONFLICTING_PARAMETERS`, so that one user's turn never reads another's memories through a
+    shared thread. A thread without a user takes any (each turn is scoped to the user it names)."""
+    if named is None or thread.user is None or named == thread.user:
+        return named or thread.user
+    raise ConflictingParameters(
+        f"Thread '{thread.id}' belongs to another user; `user` '{named}' contradicts it.",
+        details={"thread_id": thread.id, "user": named},
     )
 
 

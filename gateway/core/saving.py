@@ -1,5 +1,5 @@
 """What a finished turn writes (SPEC §3): its response, and for a thread turn its messages and the
-thread's update, as one `TurnWrite` the store appends atomically."""
+thread's update, as one `TurnWrite` the store appends atomically; and the jobs it enqueues with it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from gateway.core.prepared import Prepared
 from gateway.core.records import MessageRecord, ResponseRecord, ThreadRecord, Usage, seq_ranges
 from gateway.core.rules import Limits, apply_turn
 from gateway.ids import new_id
+from gateway.store.jobs import NewJob
 from gateway.store.protocols import IdemDone, TurnWrite
 from providers.base import Completion
 
@@ -18,6 +19,7 @@ def saved_response(
 ) -> tuple[ResponseRecord, IdemDone | None]:
     """The turn's response (with the whole context it saw), and its idempotency key's answer."""
     usage = Usage(input_tokens=completion.input_tokens, output_tokens=completion.output_tokens)
+    memory_job = None if p.memory is None else p.memory.job
     response = ResponseRecord(
         org=p.org,
         id=p.response_id,
@@ -36,6 +38,11 @@ def saved_response(
         summary=None if p.summary is None else p.summary.text,
         summary_tokens=0 if p.summary is None else p.summary.tokens,
         context_limit=p.routes[0].provider.context_window(p.routes[0].model),
+        user=p.user,
+        # What memory added (SPEC §12), also in the answer a replay of its idempotency key gives;
+        # a turn that keeps nothing enqueues no write.
+        retrieved_memories=() if p.memory is None else p.memory.memories,
+        memory_operation_id=memory_job.id if p.keep and memory_job is not None else None,
     )
     done = (
         None
@@ -47,6 +54,13 @@ def saved_response(
         )
     )
     return response, done
+
+
+def turn_jobs(p: Prepared) -> tuple[NewJob, ...]:
+    """The background work a turn enqueues with its save: its summary job, its memory write."""
+    if p.memory is None or p.memory.job is None:
+        return p.jobs
+    return (*p.jobs, p.memory.job)
 
 
 def turn_write(
@@ -91,5 +105,5 @@ def turn_write(
         at_us=at,
         lease=p.lease,
         idempotency=done,
-        jobs=p.jobs,
+        jobs=turn_jobs(p),
     )

@@ -78,9 +78,11 @@ class ThreadService:
         visible: bool,
         title: str | None = None,
         assistant_id: str | None = None,
+        user: str | None = None,
     ) -> ThreadRecord:
-        """A new, empty thread, under `assistant_id` when given (set now, for the thread's life);
-        409 `THREAD_ALREADY_EXISTS` when the id is live; 404 `ASSISTANT_NOT_FOUND`."""
+        """A new, empty thread, under `assistant_id` and for `user` when given (both set now, for
+        the thread's life); 409 `THREAD_ALREADY_EXISTS` when the id is live; 404
+        `ASSISTANT_NOT_FOUND`."""
         if assistant_id is not None:
             await self._assistants.get(org, assistant_id)
         thread = new_thread(
@@ -90,6 +92,7 @@ class ThreadService:
             visible=visible,
             limits=self._limits,
             at_us=self._clock(),
+            user=user,
         )
         if title or assistant_id:
             thread = msgspec.structs.replace(thread, title=title or None, assistant_id=assistant_id)

@@ -7,39 +7,26 @@ even for a streaming request); `complete` and `stream` call the model and save t
 from __future__ import annotations
 
 import contextlib
-import operator
 from collections.abc import AsyncGenerator, Callable
 
 import msgspec
 import structlog
-from cachetools import LRUCache
 
 from gateway import errors
 from gateway.core.assistants import AssistantService
-from gateway.core.budget import BATCH, batch_for, fit_history, fit_in_memory
+from gateway.core.budget import fit_in_memory
 from gateway.core.calls import Caller
 from gateway.core.cancels import CancelOutcome, Cancels, Running
-from gateway.core.memory import MemoryService, check_request, recall_messages, with_recall
+from gateway.core.memory import MemoryService, check_request, recall_messages
 from gateway.core.plan import Plan, plan_turn
 from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared, StreamEvent
-from gateway.core.records import (
-    AssistantRecord,
-    HistoryMessage,
-    ResponseRecord,
-    ThreadRecord,
-)
-from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
-from gateway.core.rules import (
-    Limits,
-    check_accepts_turn,
-    check_message_limit,
-    check_thread_assistant,
-    new_thread,
-    now_us,
-)
-from gateway.core.saving import saved_response, turn_write
+from gateway.core.records import ResponseRecord, ThreadRecord
+from gateway.core.requests import ChainTarget, TurnRequest
+from gateway.core.rules import Limits, now_us
+from gateway.core.saving import saved_response, turn_jobs, turn_write
 from gateway.core.shutdown import Shutdown
 from gateway.core.summaries import Summaries, SummaryUse, summary_message, summary_messages
+from gateway.core.thread_context import ThreadContexts
 from gateway.ids import new_id
 from gateway.store.jobs import NewJob
 from gateway.store.locks import TurnLocks
@@ -50,25 +37,10 @@ from gateway.store.protocols import (
     IdemMismatch,
     IdemReplay,
     TurnLease,
-    TurnView,
 )
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 
-SYSTEM_HISTORY_LIMIT = 256
-SIZE_ESTIMATES = 16_384
-_chat: Callable[[HistoryMessage], ChatMessage] = operator.attrgetter("message")
-_seq: Callable[[HistoryMessage], int] = operator.attrgetter("seq")
 _log = structlog.get_logger("gateway.turns")
-
-
-class Fitted(msgspec.Struct, kw_only=True):
-    """What a thread turn's model sees of its thread: the history that fits (in order), its
-    messages' sequence numbers, the thread's summary, and the summary job to enqueue."""
-
-    history: list[ChatMessage] = msgspec.field(default_factory=list)
-    seqs: list[int] = msgspec.field(default_factory=list)
-    summary: SummaryUse | None = None
-    jobs: tuple[NewJob, ...] = ()
 
 
 class TurnService:
@@ -110,9 +82,14 @@ class TurnService:
         self._locks = locks
         self._turn_wait_s = turn_wait_s
         self._clock = clock
-        # Tokens per message of recently seen threads: sizes the first history read of their next
-        # turn. Only an estimate: a wrong one costs one more read, never a wrong context.
-        self._sizes: LRUCache[tuple[str, str], float] = LRUCache(maxsize=SIZE_ESTIMATES)
+        self._contexts = ThreadContexts(
+            store.threads,
+            caller,
+            limits,
+            assistants=assistants,
+            default_model=default_model,
+            summaries=summaries,
+        )
 
     # -- before the model -----------------------------------------------------------------------
 
@@ -167,12 +144,16 @@ class TurnService:
         thread_id: str | None = None
         lease: TurnLease | None = None
         history: list[ChatMessage]
+        # The end user the turn is for (its memory scope, SPEC §12): the request's, else its
+        # thread's, else (a chain) the previous response's.
+        user = req.user
         if isinstance(target, ChainTarget):
             assert plan is not None
             at = self._clock()
             history = []
             if target.response_id is not None:
                 prev = await self.get_response(org, target.response_id)
+                user = user or prev.scope_user
                 output = ChatMessage("assistant", (prev.output_text,))
                 # The summary its model was given comes first, as it did then.
                 if prev.summary is not None:
@@ -190,9 +171,9 @@ class TurnService:
                 raise errors.ThreadBusy(thread_id)
             at = self._clock()
             try:
-                create, plan, fitted = await self._thread_context(org, thread_id, req, named, plan, at)
+                create, plan, fitted = await self._contexts.prepare(org, thread_id, req, named, plan, at)
                 history, history_seqs, summary = fitted.history, fitted.seqs, fitted.summary
-                jobs = fitted.jobs
+                jobs, user = fitted.jobs, fitted.user
             except BaseException:
                 await self._locks.release(lease)
                 raise
@@ -200,9 +181,10 @@ class TurnService:
         context = (*history, *req.inputs)
         response_id = new_id("resp")
         recall = None
-        if self._memory is not None and thread_id is not None:
+        # Thread turns and chains alike; a turn without an assistant has no memory (and no read).
+        if self._memory is not None and plan.assistant is not None:
             recall = await self._memory.recall_for_turn(
-                org, plan.assistant, req, response_id, at, plan.budget
+                org, plan.assistant, req, response_id, at, plan.budget, user=user
             )
         request = ModelRequest(
             model=plan.routes[0].model,
@@ -232,54 +214,8 @@ class TurnService:
             assistant_id=plan.assistant_id,
             keep=req.keep,
             params=req.params,
+            user=user,
         )
-
-    async def _thread_context(
-        self,
-        org: str,
-        thread_id: str,
-        req: TurnRequest,
-        named: AssistantRecord | None,
-        plan: Plan | None,
-        at: int,
-    ) -> tuple[ThreadRecord | None, Plan, Fitted]:
-        """A thread turn's checks and history: the thread to create (if new), the turn's plan under
-        the thread's assistant, and what of the thread the model sees."""
-        assert isinstance(req.target, ThreadTarget)
-        target, inputs = req.target, len(req.inputs)
-        # The first read is sized by what this thread's messages cost at its last turn here.
-        estimate = self._sizes.get((org, thread_id))
-        first = batch_for(plan.budget.remaining, estimate) if plan is not None else BATCH
-        view = await self._threads.turn_view(
-            org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=first
-        )
-        thread = view.thread
-        if thread is None:
-            if view.tombstoned or target.must_exist:
-                raise errors.ThreadNotFound(thread_id)
-            create = new_thread(
-                org,
-                thread_id,
-                metadata=target.metadata,
-                visible=target.visible,
-                limits=self._limits,
-                at_us=at,
-            )
-            if named is not None:  # a thread is bound to its assistant when it is created
-                create = msgspec.structs.replace(create, assistant_id=named.id)
-            check_message_limit(0, inputs + 1, self._limits, thread_id)
-            return create, plan or plan_turn(self._caller, req, named, self._default_model), Fitted()
-        check_accepts_turn(thread)
-        check_thread_assistant(thread, req.assistant_id)
-        check_message_limit(thread.message_count, inputs + 1, self._limits, thread_id)
-        if named is None and thread.assistant_id is not None:
-            # The thread's assistant (None if it was deleted meanwhile: the thread is detached).
-            own = await self._assistants.find(org, thread.assistant_id)
-            if own is not None or plan is None:
-                plan = plan_turn(self._caller, req, own, self._default_model)
-        elif plan is None:
-            plan = plan_turn(self._caller, req, named, self._default_model)
-        return None, plan, await self._thread_history(thread, plan, view, first, at)
 
     async def abandon(self, p: Prepared) -> None:
         """Give up a prepared turn that will not be run (its thread's lease goes to the next turn)."""
@@ -291,36 +227,6 @@ class TurnService:
         await self._locks.release(p.lease)
         if not saved:
             await self._release_claim(p.idempotency)  # a second release finds nothing to free
-
-    async def _thread_history(
-        self, thread: ThreadRecord, plan: Plan, view: TurnView, first: int, at: int
-    ) -> Fitted:
-        """The history that fits, its messages' sequence numbers, and when the thread holds more
-        than fits, its summary and the summary job to enqueue (see `gateway.core.summaries`)."""
-        org, thread_id, budget = thread.org, thread.id, plan.budget
-
-        async def fetch(last: HistoryMessage | None, limit: int) -> list[HistoryMessage]:
-            if last is None:
-                return view.recent  # the first batch came with the view
-            return await self._threads.recent_messages(org, thread_id, before_seq=last.seq, limit=limit)
-
-        before = budget.remaining
-        chosen = await fit_history(
-            budget, system=view.system, fetch_recent=fetch, chat=_chat, position=_seq, first=first
-        )
-        per_message = (before - budget.remaining) / len(chosen) if chosen else 0.0
-        if chosen:
-            self._sizes[(org, thread_id)] = per_message
-        summary: SummaryUse | None = None
-        jobs: tuple[NewJob, ...] = ()
-        if self._summaries is not None and thread.message_count > len(chosen):
-            chosen, summary, job = await self._summaries.for_turn(
-                thread, chosen, budget, model=plan.model, per_message=per_message, at_us=at
-            )
-            jobs = () if job is None else (job,)
-        return Fitted(
-            history=[m.message for m in chosen], seqs=[m.seq for m in chosen], summary=summary, jobs=jobs
-        )
 
     async def get_response(self, org: str, response_id: str) -> ResponseRecord:
         """A live response of `org` (the store's cache first: one round trip either way)."""
@@ -421,11 +327,16 @@ class TurnService:
         response, done = saved_response(p, completion, self._limits, at, status)
         if not p.keep:
             return response
+        jobs = turn_jobs(p)
         if p.previous_response_id is not None or p.thread_id is None:
-            await self._responses.save_response(response, done)
-            return response
-        write = with_recall(turn_write(p, response, completion, self._limits, at, done), p.memory)
-        await self._threads.append_turn(write)
-        if write.jobs and self.wake is not None:
+            # A response of no thread writes its memory job with it, as a thread turn does (one
+            # transaction: a saved response always has its job and a refused one none; see
+            # `ResponseStore.save_response` for MongoDB without transactions).
+            await self._responses.save_response(response, done, jobs)
+        else:
+            write = turn_write(p, response, completion, self._limits, at, done)
+            await self._threads.append_turn(write)
+            response = write.response
+        if jobs and self.wake is not None:
             self.wake()
-        return write.response
+        return response

@@ -13,9 +13,11 @@ comes from the cache. Invalidation is therefore never lost, however the forget f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gateway.core.records import ResponseRecord, ThreadRecord
 from gateway.store.cache import ResponseCache
-from gateway.store.jobs import JobStore
+from gateway.store.jobs import JobStore, NewJob
 from gateway.store.protocols import (
     AssistantStore,
     Backend,
@@ -82,8 +84,10 @@ class CachedResponses:
         self._threads = threads
         self._cache = cache
 
-    async def save_response(self, response: ResponseRecord, idempotency: IdemDone | None = None) -> None:
-        await self._responses.save_response(response, idempotency)
+    async def save_response(
+        self, response: ResponseRecord, idempotency: IdemDone | None = None, jobs: Sequence[NewJob] = ()
+    ) -> None:
+        await self._responses.save_response(response, idempotency, jobs)
         await self._keep(response)
 
     async def _keep(self, response: ResponseRecord) -> None:

@@ -46,6 +46,7 @@ THREAD_FIELDS = (
     "last_model",
     "edited_us",
     "assistant_id",
+    "user",
 )
 MESSAGE_FIELDS = ("id", "role", "texts", "response_id", "created_us", "thread_id", "seq", "metadata")
 
@@ -96,6 +97,7 @@ def thread_fields(t: ThreadRecord) -> dict[str, Any]:
         "last_model": t.last_model,
         "edited_us": t.edited_us,
         "assistant_id": t.assistant_id,
+        "user": t.user,
     }
 
 
@@ -119,6 +121,7 @@ def thread_of(f: Fields) -> ThreadRecord:
         last_model=f.get("last_model"),
         edited_us=f.get("edited_us"),
         assistant_id=f.get("assistant_id"),
+        user=f.get("user"),
     )
 
 

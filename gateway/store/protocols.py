@@ -210,8 +210,14 @@ class ThreadStore(Protocol):
 class ResponseStore(Protocol):
     """Responses kept for `previousResponseId` (24 hours by default)."""
 
-    async def save_response(self, response: ResponseRecord, idempotency: IdemDone | None = None) -> None:
-        """Insert (with the idempotency key's answer, in the same write, when given)."""
+    async def save_response(
+        self, response: ResponseRecord, idempotency: IdemDone | None = None, jobs: Sequence[NewJob] = ()
+    ) -> None:
+        """Insert, with the idempotency key's answer when given and the jobs the response asks for
+        (a chain's memory write: the outbox), in the same atomic write where the backend allows.
+        Without transactions (MongoDB standalone) the response is written first, then the jobs,
+        then the key's answer: a failure part way fails the call, and leaves at worst a response
+        no client was given, never a job or a kept answer without their response."""
 
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
         """The live response with its `context` filled in, or None (unknown, expired or another
@@ -286,6 +292,10 @@ class SummaryStore(Protocol):
 
 class SharedLocks(Protocol):
     """Turn leases across processes and replicas (the backend's part of `gateway.store.locks`)."""
+
+    # Whether a held lease must be renewed before its time to live runs out (False: it lasts as
+    # long as the process holding it).
+    renews: bool
 
     async def try_acquire(self, org: str, thread_id: str, *, ttl_s: float) -> TurnLease | None:
         """The lease when it is free (or its holder's time ran out), else None at once."""

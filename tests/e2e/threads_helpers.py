@@ -29,6 +29,7 @@ THREAD_FIELDS = {
     "is_pinned",
     "pinned_at",
     "last_model_used",
+    "user",
 }
 MESSAGE_FIELDS = {
     "id",

@@ -14,14 +14,17 @@ from gateway.core.rules import (
     is_valid_thread_id,
     merge_metadata,
     new_thread,
+    thread_user,
     tombstone_expires_us,
 )
 from gateway.errors import (
+    ConflictingParameters,
     InvalidStateTransition,
     MetadataTooLarge,
     ThreadArchived,
     ThreadLocked,
     ThreadMessageLimit,
+    ValidationFailed,
 )
 
 S = 1_000_000
@@ -127,3 +130,15 @@ def test_valid_thread_ids(value: str) -> None:
 @pytest.mark.parametrize("value", ["", "x" * 129, "a b", "a/b", "é", "a\n", "a?b", "{$ne:1}"])
 def test_invalid_thread_ids(value: str) -> None:
     assert not is_valid_thread_id(value)
+
+
+def test_a_turns_user_is_its_own_else_its_threads_and_another_than_the_threads_is_refused() -> None:
+    ann = new_thread("o", "t", metadata=None, visible=True, limits=LIMITS, at_us=0, user="ann")
+    nobody = new_thread("o", "t", metadata=None, visible=True, limits=LIMITS, at_us=0)
+    assert (thread_user(ann, None), thread_user(ann, "ann")) == ("ann", "ann")
+    assert (thread_user(nobody, None), thread_user(nobody, "bob")) == (None, "bob")
+    with pytest.raises(ConflictingParameters) as refused:
+        thread_user(ann, "bob")
+    assert "ann" not in refused.value.message  # another user's name is not told
+    with pytest.raises(ValidationFailed):
+        new_thread("o", "t", metadata=None, visible=True, limits=LIMITS, at_us=0, user=" ")

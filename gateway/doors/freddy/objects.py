@@ -99,6 +99,8 @@ class ThreadObject(msgspec.Struct, frozen=True, kw_only=True):
     is_pinned: bool
     pinned_at: str | None
     last_model_used: str | None
+    # The end user its turns' memory is scoped to (SPEC §12), set when it was created.
+    user: str | None = None
 
 
 class MessageObject(msgspec.Struct, frozen=True, kw_only=True):

@@ -41,6 +41,7 @@ def thread_object(t: ThreadRecord) -> ThreadObject:
         pinned_at=None if t.pinned_us is None else iso(t.pinned_us),
         last_model_used=t.last_model,
         assistant_id=t.assistant_id,
+        user=t.user,
     )
 
 

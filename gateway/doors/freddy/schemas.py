@@ -137,6 +137,8 @@ class ThreadCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     organization_id: ObjectId | None = None
     title: Title | None = None
     assistant_id: ObjectId | None = None
+    # The end user whose memories the thread's turns read and write (SPEC §12), for its life.
+    user: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
 
 
 class ThreadUpdateBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -42,6 +42,7 @@ class ThreadController(Controller):
             visible=body.visible_in_ui,
             title=body.title,
             assistant_id=body.assistant_id or None,
+            user=body.user,
         )
         return thread_object(thread)
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pymongo import ASCENDING
 
 from gateway.core.records import ResponseRecord
+from gateway.errors import StoreUnavailable
 from gateway.store.codec import decode_response
+from gateway.store.jobs import NewJob
 from gateway.store.lifecycle import with_context
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import Doc, Session, key, response_doc, text, unavailable
 from gateway.store.mongo.idempotency import finish
+from gateway.store.mongo.jobs import COLLECTION as JOBS
+from gateway.store.mongo.jobs import insert_job
 from gateway.store.protocols import IdemDone
 from providers.base import ChatMessage
 
@@ -21,13 +27,24 @@ class MongoResponses:
         self._db = db
 
     @unavailable
-    async def save_response(self, response: ResponseRecord, idempotency: IdemDone | None = None) -> None:
-        async def op(s: Session) -> None:
+    async def save_response(
+        self, response: ResponseRecord, idempotency: IdemDone | None = None, jobs: Sequence[NewJob] = ()
+    ) -> None:
+        """One transaction on a replica set. Without transactions the writes go in this order (see
+        `ResponseStore.save_response`): a job is only written once its response is, and the key's
+        answer (which names the job) only once the job is; a failure between them fails the call."""
+
+        async def op(s: Session) -> bool:
             await self._db.responses.insert_one(response_doc(response), session=s)
+            for job in jobs:
+                await insert_job(self._db.threads.database[JOBS], job, s)
             if idempotency is not None:
                 await finish(self._db, idempotency, s)
+            return True
 
-        await self._db.atomic(op)
+        if await self._db.atomic(op) is None:
+            # The transaction lost a write conflict and wrote nothing: the answer must not say saved.
+            raise StoreUnavailable("The response store is too busy; try again.")
 
     @unavailable
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:

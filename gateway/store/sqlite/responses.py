@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from gateway.core.records import ResponseRecord
 from gateway.store.codec import decode_response, decode_texts
+from gateway.store.jobs import NewJob
 from gateway.store.lifecycle import with_context
 from gateway.store.protocols import IdemDone
 from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.idempotency import finish
+from gateway.store.sqlite.jobs import insert_job
 from gateway.store.sqlite.schema import insert_response
 from providers.base import ChatMessage
 
@@ -20,9 +23,14 @@ class SqliteResponses:
     def __init__(self, engine: SqliteEngine) -> None:
         self._engine = engine
 
-    async def save_response(self, response: ResponseRecord, idempotency: IdemDone | None = None) -> None:
+    async def save_response(
+        self, response: ResponseRecord, idempotency: IdemDone | None = None, jobs: Sequence[NewJob] = ()
+    ) -> None:
         def op(db: sqlite3.Connection) -> None:
+            # One transaction: the jobs (the outbox) commit or roll back with the response.
             insert_response(db, response)
+            for job in jobs:
+                insert_job(db, job)
             if idempotency is not None:
                 finish(db, idempotency)
 

@@ -84,6 +84,7 @@ _ADDED = (
     ("threads", "next_seq", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "metadata", "BLOB"),
     ("threads", "assistant_id", "TEXT"),
+    ("threads", "user", "TEXT"),
 )
 # Indexes on columns added later: made once the columns exist.
 _ADDED_INDEXES = (
