@@ -197,6 +197,7 @@ def create_app(
                 await purger
             # Running jobs get what is left of the grace; the rest go back to the queue.
             await runner.stop(grace_s=shutdown.left_s())
+            await locks.aclose()
             services.turns.wake = None
             await memory.embedder.aclose()
             await the_store.close()

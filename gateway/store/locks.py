@@ -9,13 +9,14 @@ A turn takes its thread's lease before it reads the history and gives it up once
   the kernel when a process dies; MongoDB: a lease document with a time to live, renewed while
   held, and a fencing token).
 
-A lease not given up (a stream never iterated, a bug) is released by a watchdog after `max_hold_s`
-(longer than any turn can take), so no thread is blocked for long.
+A lease not given up (a stream never iterated, a bug) is released by the sweeper after
+`max_hold_s` (longer than any turn can take), so no thread is blocked for long.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import structlog
@@ -38,23 +39,30 @@ class _Slot:
 
 
 class _Held:
-    __slots__ = ("renewer", "slot", "watchdog")
+    __slots__ = ("lease", "renewed", "since", "slot")
 
-    def __init__(self, slot: _Slot, renewer: asyncio.Task[None], watchdog: asyncio.TimerHandle) -> None:
+    def __init__(self, slot: _Slot, lease: TurnLease, now: float) -> None:
         self.slot = slot
-        self.renewer = renewer
-        self.watchdog = watchdog
+        self.lease = lease
+        self.since = now
+        self.renewed = now
 
 
 class TurnLocks:
-    """Leases of threads for turns (see the module docstring)."""
+    """Leases of threads for turns (see the module docstring).
+
+    One sweeper task per event loop, not a task per turn, renews the store leases held longer than
+    a third of their time to live (backends whose leases last as long as their process, as SQLite's,
+    say so with `renews = False`) and releases the ones held past `max_hold_s`."""
 
     def __init__(self, shared: SharedLocks, *, ttl_s: float = 15.0, max_hold_s: float = 600.0) -> None:
         self._shared = shared
         self._ttl_s = ttl_s
         self._max_hold_s = max_hold_s
+        self._renews = shared.renews
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._held: dict[int, _Held] = {}  # by id of the lease handed out
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def acquire(self, org: str, thread_id: str, *, wait_s: float) -> TurnLease | None:
         """The thread's lease, waiting up to `wait_s`; None when it stayed taken."""
@@ -66,7 +74,10 @@ class TurnLocks:
         slot.users += 1
         lease: TurnLease | None = None
         try:
-            await asyncio.wait_for(slot.lock.acquire(), timeout=max(wait_s, 0.0))
+            if slot.users == 1:
+                await slot.lock.acquire()  # nobody holds or waits for it: taken at once
+            else:
+                await asyncio.wait_for(slot.lock.acquire(), timeout=max(wait_s, 0.0))
             try:
                 lease = await self._shared_lease(org, thread_id, deadline)
             finally:
@@ -79,10 +90,9 @@ class TurnLocks:
                 self._leave(key, slot)
         if lease is None:
             return None
-        loop = asyncio.get_running_loop()
-        self._held[id(lease)] = _Held(
-            slot, loop.create_task(self._renew(lease)), loop.call_later(self._max_hold_s, self._expire, lease)
-        )
+        self._held[id(lease)] = _Held(slot, lease, time.monotonic())
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="turn-lease-sweeper")
         return lease
 
     async def busy(self, org: str, thread_id: str) -> bool:
@@ -109,20 +119,35 @@ class TurnLocks:
             await asyncio.sleep(min(pause, left))
             pause = min(pause * 2, _MAX_POLL_S)
 
-    async def _renew(self, lease: TurnLease) -> None:
-        """Keep a store lease alive while its turn runs (a third of its time to live apart)."""
-        while True:
-            await asyncio.sleep(self._ttl_s / 3)
-            try:
-                if not await self._shared.renew(lease, ttl_s=self._ttl_s):
-                    _log.warning("turn_lease_lost", thread_id=lease.thread_id)
-                    return
-            except Exception:  # noqa: BLE001 - the store is failing: the next renewal tries again
-                _log.warning("turn_lease_renewal_failed", thread_id=lease.thread_id, exc_info=True)
+    async def _sweep(self) -> None:
+        """While leases are held: renew the store's (a third of their time to live apart) and
+        release those held past `max_hold_s` (never given up: a stream never iterated, a bug)."""
+        period = min(self._ttl_s / 3, self._max_hold_s)
+        while self._held:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for held in list(self._held.values()):
+                if now - held.since >= self._max_hold_s:
+                    _log.error("turn_lease_not_released", thread_id=held.lease.thread_id)
+                    await self.release(held.lease)
+                elif self._renews and now - held.renewed >= period:
+                    held.renewed = now
+                    await self._renew(held.lease)
 
-    def _expire(self, lease: TurnLease) -> None:
-        _log.error("turn_lease_not_released", thread_id=lease.thread_id)
-        asyncio.get_running_loop().create_task(self.release(lease))
+    async def _renew(self, lease: TurnLease) -> None:
+        try:
+            if not await self._shared.renew(lease, ttl_s=self._ttl_s):
+                _log.warning("turn_lease_lost", thread_id=lease.thread_id)
+        except Exception:  # noqa: BLE001 - the store is failing: the next round tries again
+            _log.warning("turn_lease_renewal_failed", thread_id=lease.thread_id, exc_info=True)
+
+    async def aclose(self) -> None:
+        """Stop the sweeper (the app's shutdown; leases still held are the store's to expire)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
 
     async def release(self, lease: TurnLease | None) -> None:
         """Give the lease up; idempotent (a second release does nothing)."""
@@ -131,8 +156,6 @@ class TurnLocks:
         held = self._held.pop(id(lease), None)
         if held is None:
             return
-        held.watchdog.cancel()
-        held.renewer.cancel()
         try:
             await self._shared.release(lease)
         except Exception:  # noqa: BLE001 - a lease not given up in the store runs out by itself

@@ -28,6 +28,8 @@ def _now_us() -> int:
 class MongoLocks:
     """`SharedLocks` over the `leases` collection."""
 
+    renews = True  # a lease document runs out after its time to live
+
     def __init__(self, db: MongoDatabase) -> None:
         self._db = db
 

@@ -26,6 +26,8 @@ def _offset(org: str, thread_id: str) -> int:
 class FileLocks:
     """`SharedLocks` over a lock file (made on `open`)."""
 
+    renews = False  # a record lock lasts as long as its process
+
     def __init__(self, path: str) -> None:
         self._path = path
         self._fd: int | None = None
