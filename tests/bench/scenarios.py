@@ -50,7 +50,10 @@ def run_sqlite(
             work=work,
         )
     )
-    with gateway(work, up, workers=args.workers, data=work / "sqlite") as (gw, proc):
+    # Summaries off here: the long-thread rows measure turns alone, as they always did; the
+    # "long thread with summaries" row (`context`) measures them with summaries on.
+    quiet = {"GATEWAY_SUMMARY_AFTER_TOKENS": "0"}
+    with gateway(work, up, workers=args.workers, data=work / "sqlite", extra=quiet) as (gw, proc):
         # Warm up (imports, first connections), then measure.
         seed(gw, MODEL, 4, 2)
         out.append(
