@@ -10,9 +10,9 @@ PYTEST_WORKERS ?= 2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-install: ## install uv when missing, then the locked dependencies into .venv
+install: ## install uv when missing, then the locked dependencies into .venv (compiled: fast process starts)
 	@command -v $(UV) >/dev/null 2>&1 && $(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 test-deps: ## redis-server, wrk and hey for the tests and the benchmark smoke (Debian's packages) when missing
 	@command -v redis-server >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 && command -v hey >/dev/null 2>&1 \

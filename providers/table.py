@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from providers.anthropic import AnthropicProvider
 from providers.base import Provider
 from providers.compatible import OpenAICompatibleProvider
 from providers.echo import EchoProvider
-from providers.openai import OpenAIProvider
 from providers.openai_wire import DEFAULT_CONTEXT_TOKENS
 from providers.settings import ProviderSettings
 
@@ -48,7 +46,13 @@ def _echo(*, echo_context_tokens: int) -> Provider:
     return EchoProvider(echo_context_tokens)
 
 
+# The SDK adapters are imported when one is made (a process without their key never loads the
+# SDKs: about 3.5 s of a worker's start on this machine).
+
+
 def _openai(*, openai_api_key: str, openai_base_url: str | None, attempt_timeout_s: float) -> Provider:
+    from providers.openai import OpenAIProvider
+
     return OpenAIProvider(
         api_key=openai_api_key,
         base_url=openai_base_url,
@@ -65,6 +69,8 @@ def _anthropic(
     anthropic_max_tokens: int,
     attempt_timeout_s: float,
 ) -> Provider:
+    from providers.anthropic import AnthropicProvider
+
     return AnthropicProvider(
         api_key=anthropic_api_key,
         base_url=anthropic_base_url,

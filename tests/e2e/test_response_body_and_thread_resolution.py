@@ -40,9 +40,19 @@ async def test_response_body_has_exactly_the_documented_fields(a: Api) -> None:
         "response_id",
         "is_summarized",
         "assistant_id",
-        # SPEC §12's: null without memory.
+        # SPEC §12's: null without memory; `context_usage` on Freddy answers too.
         "memory_operation_id",
         "retrieved_memories",
+        "context_usage",
+    }
+    # SPEC §12: how full the window was (echo's 32,768 tokens), no summary on a short thread.
+    assert body["is_summarized"] is False
+    assert body["context_usage"] == {
+        "percent": round(100 * body["usage"]["input_tokens"] / 32_768, 2),
+        "used_tokens": body["usage"]["input_tokens"],
+        "context_limit": 32_768,
+        "summary_tokens": 0,
+        "model": "echo",
     }
     assert body["memory_operation_id"] is None and body["retrieved_memories"] is None
     assert re.fullmatch(r"resp_\w+", body["id"])

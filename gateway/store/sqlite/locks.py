@@ -10,6 +10,7 @@ belong to a process, so tasks of one process are kept apart by `gateway.store.lo
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import itertools
 import os
@@ -18,6 +19,7 @@ from gateway.errors import StoreUnavailable
 from gateway.store.protocols import TurnLease
 
 
+@functools.lru_cache(maxsize=4096)  # a turn's acquire and release ask for the same one
 def _offset(org: str, thread_id: str) -> int:
     digest = hashlib.blake2b(f"{org}\0{thread_id}".encode("utf-8", "surrogatepass"), digest_size=7).digest()
     return int.from_bytes(digest)
