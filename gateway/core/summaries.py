@@ -78,6 +78,21 @@ class Summaries:
     def __init__(self, store: SummaryStore, settings: SummarySettings) -> None:
         self._store = store
         self.settings = settings
+        # Off (`after_tokens` 0): no summary is made, so none is read either.
+        self.on = settings.after_tokens > 0
+
+    def summarizer(self, model: str) -> str:
+        """The model that summarizes the threads of a turn on `model`."""
+        return self.settings.model or model
+
+    def applies(self, model: str) -> bool:
+        """Whether the threads of a turn on `model` are summarized: summaries are on, and their
+        summarizer is not the built-in `echo`, which repeats its prompt instead of summarizing it
+        (its threads are truncated plainly, at no cost)."""
+        if not self.on:
+            return False
+        summarizer = self.summarizer(model)
+        return summarizer != "echo" and not summarizer.startswith("echo/")
 
     async def for_turn(
         self,
@@ -137,7 +152,7 @@ class Summaries:
         payload = SummaryJob(
             thread_id=thread.id,
             thread_created_us=int(thread.created_us),  # a driver's integer type is not encoded
-            model=self.settings.model or model,
+            model=self.summarizer(model),
             upto_seq=oldest - 1 + len(others) // 4,
         )
         # One job per thread life, edit, starting point and step of `after` tokens of progress:

@@ -143,8 +143,9 @@ class ThreadContexts:
             self._sizes[(org, thread_id)] = per_message
         summary: SummaryUse | None = None
         jobs: tuple[NewJob, ...] = ()
-        if self._summaries is not None and thread.message_count > len(chosen):
-            chosen, summary, job = await self._summaries.for_turn(
+        summaries = self._summaries
+        if summaries is not None and summaries.applies(plan.model) and thread.message_count > len(chosen):
+            chosen, summary, job = await summaries.for_turn(
                 thread, chosen, budget, model=plan.model, per_message=per_message, at_us=at
             )
             jobs = () if job is None else (job,)

@@ -140,6 +140,11 @@ async def test_a_cut_history_with_no_summary_asks_for_one_past_the_threshold(sto
     )
     assert small[2] is None
     off = Summaries(store.summaries, SummarySettings(after_tokens=0))
+    assert not off.on and summaries.on  # off: no summary read either
+    # `echo` repeats its prompt: it summarizes nothing, its turns read no summary.
+    assert summaries.applies("m/x") and not summaries.applies("echo") and not off.applies("m/x")
+    by_scribe = Summaries(store.summaries, SummarySettings(model="scribe/s"))
+    assert by_scribe.applies("echo") and by_scribe.summarizer("echo") == "scribe/s"
     assert (await off.for_turn(t, chosen, Budget(1000, [], count), model="m/x", per_message=99.0, at_us=T0))[
         2
     ] is None
