@@ -181,7 +181,9 @@ async def test_message_limit_holds_under_concurrency(tmp_path: Path) -> None:
 
 
 async def test_turns_on_different_threads_run_at_the_same_time(tmp_path: Path) -> None:
-    provider = JitterEcho(delay_s=(0.02, 0.03))
+    # Model calls long enough that twelve turns prepared one after another (a slow store under
+    # load) still overlap in them, unless one thread's lease held up another.
+    provider = JitterEcho(delay_s=(0.4, 0.5))
     async with concurrent_gateway(tmp_path, provider) as a:
         threads = [uid() for _ in range(12)]
         results = await asyncio.gather(*(a.say(f"hi {t}", thread=t) for t in threads))
