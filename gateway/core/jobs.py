@@ -33,6 +33,14 @@ class FinalJobError(Exception):
     """Raised by a handler whose job can never succeed (a bad payload): FAILED now, no retry."""
 
 
+def payload_of[T](job: Job, kind: type[T]) -> T:
+    """A job's payload as `kind`; a payload that is not one fails the job for good."""
+    try:
+        return msgspec.json.decode(job.payload, type=kind)
+    except msgspec.DecodeError as exc:
+        raise FinalJobError(f"bad payload: {exc}") from None
+
+
 class RunnerSettings(msgspec.Struct, frozen=True, kw_only=True):
     lease_s: float = 30.0
     concurrency: int = 4

@@ -18,7 +18,7 @@ import msgspec
 import structlog
 
 from gateway.core.calls import Caller
-from gateway.core.jobs import FinalJobError
+from gateway.core.jobs import payload_of
 from gateway.core.memory import MemoryService
 from gateway.core.memory_records import MemoryChange, MemoryRecord, MemoryWrite, MemoryWritten
 from gateway.core.vectors import Matrix, to_bytes
@@ -60,10 +60,7 @@ class MemoryWriter:
         self._clock = clock
 
     async def __call__(self, job: Job) -> bytes:
-        try:
-            write = msgspec.json.decode(job.payload, type=MemoryWrite)
-        except msgspec.DecodeError as exc:
-            raise FinalJobError(f"bad payload: {exc}") from None
+        write = payload_of(job, MemoryWrite)
         facts = await self._facts(job.org, write)
         ids: list[str] = []
         if facts:

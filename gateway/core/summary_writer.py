@@ -18,7 +18,7 @@ import msgspec
 
 from gateway import errors
 from gateway.core.calls import Caller
-from gateway.core.jobs import FinalJobError
+from gateway.core.jobs import FinalJobError, payload_of
 from gateway.core.records import HistoryMessage, SummaryRecord
 from gateway.core.summaries import SummaryJob, SummarySettings
 from gateway.store.jobs import Job
@@ -59,10 +59,7 @@ class SummaryWriter:
         self._clock = clock
 
     async def __call__(self, job: Job) -> bytes:
-        try:
-            task = msgspec.json.decode(job.payload, type=SummaryJob)
-        except msgspec.DecodeError as exc:
-            raise FinalJobError(f"bad payload: {exc}") from None
+        task = payload_of(job, SummaryJob)
         org = job.org
         thread = await self._threads.get_thread(org, task.thread_id, self._clock())
         if thread is None or thread.created_us != task.thread_created_us:

@@ -19,16 +19,16 @@ import pytest
 from gateway.core.budget import Budget
 from gateway.core.calls import Caller, CallPolicy
 from gateway.core.jobs import FinalJobError
-from gateway.core.records import HistoryMessage, SummaryRecord, ThreadRecord
+from gateway.core.records import HistoryMessage, ThreadRecord
 from gateway.core.summaries import SUMMARY_KIND, Summaries, SummaryJob, SummarySettings, summary_message
 from gateway.core.summary_writer import SummaryDone, SummaryWriter
 from gateway.errors import GatewayError
 from gateway.store.jobs import Job, NewJob
 from gateway.store.sqlite.store import SqliteStore
-from providers.base import ChatMessage, Completion, ModelRequest
-from providers.errors import UpstreamFailed
+from providers.base import ChatMessage, Completion, EmbeddingRequest, Embeddings, ModelRequest, TextDelta
+from providers.errors import EmbeddingsUnsupported, UpstreamFailed
 from providers.registry import Registry
-from tests.integration.store_contract.helpers import ROOMY, T0, thread, turn
+from tests.integration.store_contract.helpers import ROOMY, T0, summary, thread, turn
 
 
 def count(m: ChatMessage) -> int:
@@ -59,11 +59,11 @@ class Scribe:
         seen = sorted({int(n) for n in re.findall(r"\bm(\d+)\b", prompt)})
         return Completion(text="seen: " + " ".join(f"m{n}" for n in seen), input_tokens=1, output_tokens=1)
 
-    def stream(self, request: ModelRequest):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
+    async def stream(self, request: ModelRequest) -> AsyncIterator[TextDelta | Completion]:
+        yield await self.complete(request)  # the summary job never streams; one piece if asked
 
-    async def embed(self, request):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        raise EmbeddingsUnsupported(self.name)
 
     async def aclose(self) -> None:
         return None
@@ -94,19 +94,6 @@ def newest(messages: int, take: int) -> list[HistoryMessage]:
         role = "user" if seq % 2 else "assistant"
         out.append(HistoryMessage(seq, ChatMessage(role, (f"m{seq} " + ("u" if seq % 2 else "a") * 30,))))  # type: ignore[arg-type]
     return out
-
-
-def kept(t: ThreadRecord, covers: int, text: str, basis: int = 0) -> SummaryRecord:
-    return SummaryRecord(
-        org=t.org,
-        thread_id=t.id,
-        thread_created_us=t.created_us,
-        basis_us=basis,
-        covers_seq=covers,
-        text=text,
-        model="scribe/s",
-        updated_us=T0,
-    )
 
 
 async def job_for(
@@ -152,7 +139,9 @@ async def test_a_cut_history_with_no_summary_asks_for_one_past_the_threshold(sto
 
 async def test_a_kept_summary_comes_first_and_the_oldest_history_makes_room(store: SqliteStore) -> None:
     t = await long_thread(store, "thread_b", 40)
-    assert await store.summaries.put_summary(kept(t, 28, "seen: " + " ".join(f"m{n}" for n in range(1, 29))))
+    assert await store.summaries.put_summary(
+        summary(t, 28, "seen: " + " ".join(f"m{n}" for n in range(1, 29)))
+    )
     chosen = newest(40, 10)
     spent = sum(count(m.message) for m in chosen)
     budget = Budget(spent + 5, [], count)  # the history filled the window but 5 tokens
@@ -170,7 +159,7 @@ async def test_a_kept_summary_comes_first_and_the_oldest_history_makes_room(stor
 
 async def test_a_summary_of_the_thread_before_an_edit_is_not_used(store: SqliteStore) -> None:
     t = await long_thread(store, "thread_c", 40)
-    assert await store.summaries.put_summary(kept(t, 28, "seen: m1"))
+    assert await store.summaries.put_summary(summary(t, 28, "seen: m1"))
     edited = msgspec.structs.replace(t, edited_us=T0 + 7)
     summaries = Summaries(store.summaries, SummarySettings(after_tokens=100))
     history, use, job = await summaries.for_turn(
@@ -182,7 +171,7 @@ async def test_a_summary_of_the_thread_before_an_edit_is_not_used(store: SqliteS
 
 async def test_a_summary_too_long_for_the_window_is_left_out(store: SqliteStore) -> None:
     t = await long_thread(store, "thread_d", 40)
-    assert await store.summaries.put_summary(kept(t, 28, "x" * 4000))
+    assert await store.summaries.put_summary(summary(t, 28, "x" * 4000))
     chosen = newest(40, 4)
     budget = Budget(100, [], count)
     for m in chosen:

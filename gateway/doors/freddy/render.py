@@ -112,14 +112,13 @@ def response_object(r: ResponseRecord) -> ResponseObject:
         usage,
         r.assistant_id,
     )
-    answer = msgspec.structs.replace(
-        answer, is_summarized=r.summary is not None, context_usage=context_usage(r)
-    )
-    if r.memory_operation_id is None and not r.retrieved_memories:
-        return answer
-    return msgspec.structs.replace(
-        answer, memory_operation_id=r.memory_operation_id, retrieved_memories=list(r.retrieved_memories)
-    )
+    extra: dict[str, object] = {"is_summarized": r.summary is not None, "context_usage": context_usage(r)}
+    if r.memory_operation_id is not None or r.retrieved_memories:
+        extra |= {
+            "memory_operation_id": r.memory_operation_id,
+            "retrieved_memories": list(r.retrieved_memories),
+        }
+    return msgspec.structs.replace(answer, **extra)
 
 
 def context_usage(r: ResponseRecord) -> ContextUsage | msgspec.UnsetType:

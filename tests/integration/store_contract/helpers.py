@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.core.records import MessageRecord, ResponseRecord, ThreadRecord, Usage
+from gateway.core.records import MessageRecord, ResponseRecord, SummaryRecord, ThreadRecord, Usage
 from gateway.core.rules import Limits, apply_turn, new_thread
 from gateway.ids import new_id
 from gateway.store.protocols import Backend, TurnWrite
@@ -74,4 +74,18 @@ async def turn(
             ),
             at_us=at,
         )
+    )
+
+
+def summary(t: ThreadRecord, covers: int, text: str = "so far", basis: int = 0) -> SummaryRecord:
+    """A summary of `t`'s messages up to `covers`, on the edit basis `basis`."""
+    return SummaryRecord(
+        org=t.org,
+        thread_id=t.id,
+        thread_created_us=t.created_us,
+        basis_us=basis,
+        covers_seq=covers,
+        text=text,
+        model="scribe/s",
+        updated_us=T0,
     )

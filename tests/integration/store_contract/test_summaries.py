@@ -6,22 +6,9 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.core.records import SummaryRecord, ThreadRecord
+from gateway.core.records import ThreadRecord
 from gateway.store.protocols import Backend
-from tests.integration.store_contract.helpers import LIMITS, T0, S, thread, turn
-
-
-def summary(t: ThreadRecord, covers: int, text: str = "so far", basis: int = 0) -> SummaryRecord:
-    return SummaryRecord(
-        org=t.org,
-        thread_id=t.id,
-        thread_created_us=t.created_us,
-        basis_us=basis,
-        covers_seq=covers,
-        text=text,
-        model="echo",
-        updated_us=T0,
-    )
+from tests.integration.store_contract.helpers import LIMITS, T0, S, summary, thread, turn
 
 
 async def made(store: Backend, org: str, tid: str) -> ThreadRecord:
