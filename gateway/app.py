@@ -73,6 +73,7 @@ def default_store(settings: Settings, limits: Limits) -> Backend:
         os.path.join(settings.data_dir, "gateway.sqlite3"),
         limits,
         busy_timeout_s=settings.sqlite_busy_timeout_s,
+        history_cache_bytes=int(settings.history_cache_mb * 1024 * 1024),
     )
 
 

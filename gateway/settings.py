@@ -47,6 +47,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cancel_quick_edit_s: float = 5.0
     purge_interval_s: float = 60.0
     sqlite_busy_timeout_s: float = 10.0
+    # What each worker keeps of recently used threads' newest history (gateway.store.sqlite.windows).
+    history_cache_mb: float = 64.0
     response_cache_size: int = 10_000
     log_level: str = "info"
     mongodb_uri: str | None = None
@@ -137,6 +139,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_CANCEL_QUICK_EDIT_S": ("cancel_quick_edit_s", float),
     "GATEWAY_PURGE_INTERVAL_S": ("purge_interval_s", float),
     "GATEWAY_SQLITE_BUSY_TIMEOUT_S": ("sqlite_busy_timeout_s", float),
+    "GATEWAY_HISTORY_CACHE_MB": ("history_cache_mb", float),
     "GATEWAY_RESPONSE_CACHE_SIZE": ("response_cache_size", int),
     "GATEWAY_LOG_LEVEL": ("log_level", str),
     "GATEWAY_MONGODB_URI": ("mongodb_uri", str),
@@ -250,6 +253,8 @@ def _check(s: Settings) -> None:
         raise SettingsError("GATEWAY_CANCEL_QUICK_EDIT_S must not be negative")
     if s.summary_after_tokens < 0:
         raise SettingsError("GATEWAY_SUMMARY_AFTER_TOKENS must not be negative")
+    if s.history_cache_mb < 0:
+        raise SettingsError("GATEWAY_HISTORY_CACHE_MB must not be negative")
     if s.turn_wait_s < 0:
         raise SettingsError("GATEWAY_TURN_WAIT_S must not be negative")
     if s.redis_retries < 0:

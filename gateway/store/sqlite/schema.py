@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS threads (
     created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL, last_message_us INTEGER,
     activity_us INTEGER NOT NULL, expires_us INTEGER NOT NULL,
     title TEXT, pinned_us INTEGER, last_model TEXT, edited_us INTEGER, next_seq INTEGER NOT NULL DEFAULT 0,
+    edits INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (org, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS threads_by_activity ON threads (org, visible, activity_us DESC, id DESC);
@@ -85,6 +86,7 @@ _ADDED = (
     ("messages", "metadata", "BLOB"),
     ("threads", "assistant_id", "TEXT"),
     ("threads", "user", "TEXT"),
+    ("threads", "edits", "INTEGER NOT NULL DEFAULT 0"),
 )
 # Indexes on columns added later: made once the columns exist.
 _ADDED_INDEXES = (
@@ -132,6 +134,12 @@ def standing_of(
     thread = load_thread(db, org, thread_id)
     tomb = None if thread is not None else tomb_until(db, org, thread_id)
     return standing(thread, tomb, at_us), thread
+
+
+def count_edit(db: sqlite3.Connection, org: str, thread_id: str) -> None:
+    """A message of the thread was edited or deleted: what processes keep of its history is stale
+    (gateway.store.sqlite.windows)."""
+    db.execute("UPDATE threads SET edits = edits + 1 WHERE org = ? AND id = ?", (org, thread_id))
 
 
 def insert_thread(db: sqlite3.Connection, t: ThreadRecord, next_seq: int = 0) -> None:

@@ -22,6 +22,7 @@ from gateway.store.sqlite.responses import SqliteResponses
 from gateway.store.sqlite.schema import SCHEMA, THREAD_COLS, migrate, remove_thread, row_thread
 from gateway.store.sqlite.summaries import SqliteSummaries
 from gateway.store.sqlite.threads import SqliteThreads
+from gateway.store.sqlite.windows import Windows
 
 _PURGE_BATCH = 500
 
@@ -32,11 +33,17 @@ class SqliteStore:
     name = "sqlite"
 
     def __init__(
-        self, path: str, limits: Limits, *, busy_timeout_s: float = 10.0, synchronous: str = "FULL"
+        self,
+        path: str,
+        limits: Limits,
+        *,
+        busy_timeout_s: float = 10.0,
+        synchronous: str = "FULL",
+        history_cache_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self._limits = limits
         self._engine = SqliteEngine(path, busy_timeout_ms=int(busy_timeout_s * 1000), synchronous=synchronous)
-        self._threads = SqliteThreads(self._engine, limits)
+        self._threads = SqliteThreads(self._engine, limits, Windows(history_cache_bytes))
         self._responses = SqliteResponses(self._engine)
         self._assistants = SqliteAssistants(self._engine)
         self._locks = FileLocks(path + ".locks")

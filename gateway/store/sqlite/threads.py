@@ -42,6 +42,7 @@ from gateway.store.sqlite.jobs import insert_job
 from gateway.store.sqlite.schema import (
     MSG_COLS,
     THREAD_COLS,
+    count_edit,
     insert_response,
     insert_thread,
     load_thread,
@@ -50,6 +51,7 @@ from gateway.store.sqlite.schema import (
     save_thread,
     standing_of,
 )
+from gateway.store.sqlite.windows import RECENT, Windows
 
 _DELETE_BATCH = 500
 _INSERT_ROWS = 256  # 8 variables a row: 2,048 a statement, far below SQLite's limit
@@ -60,9 +62,10 @@ _by_seq = operator.attrgetter("seq")
 class SqliteThreads:
     """`ThreadStore` over the embedded database."""
 
-    def __init__(self, engine: SqliteEngine, limits: Limits) -> None:
+    def __init__(self, engine: SqliteEngine, limits: Limits, windows: Windows | None = None) -> None:
         self._engine = engine
         self._limits = limits
+        self._windows = windows or Windows(0)
 
     def _live(self, db: sqlite3.Connection, org: str, thread_id: str, at_us: int) -> ThreadRecord | None:
         """The thread if live; an expired one is purged on the spot (inside a write)."""
@@ -94,12 +97,14 @@ class SqliteThreads:
     ) -> TurnView:
         def op(db: sqlite3.Connection) -> tuple[Standing, TurnView]:
             s, thread = standing_of(db, org, thread_id, at_us)
-            if s is not Standing.LIVE:
+            if s is not Standing.LIVE or thread is None:
                 return s, TurnView(thread=None, tombstoned=is_gone(s))
             return s, TurnView(
                 thread=thread,
                 system=self._system(db, org, thread_id, system_limit),
-                recent=self._recent(db, org, thread_id, None, recent_limit),
+                recent=self._windows.recent(
+                    db, org, thread_id, thread.created_us, recent_limit, self._history
+                ),
             )
 
         s, view = await self._engine.read(op)
@@ -252,9 +257,8 @@ class SqliteThreads:
     def _recent(
         self, db: sqlite3.Connection, org: str, thread_id: str, before_seq: int | None, limit: int
     ) -> list[HistoryMessage]:
-        where = "org = ? AND thread_id = ? AND seq < ? AND role != 'system'"
         return self._history(
-            db, where, (org, thread_id, before_seq if before_seq is not None else 2**62, limit)
+            db, RECENT, (org, thread_id, before_seq if before_seq is not None else 2**62, limit)
         )
 
     def _system(self, db: sqlite3.Connection, org: str, thread_id: str, limit: int) -> list[HistoryMessage]:
@@ -358,6 +362,7 @@ class SqliteThreads:
                 (encode_texts(changed.texts), encode_metadata(changed.metadata), org, thread_id, message_id),
             )
             save_thread(db, msgspec.structs.replace(thread, updated_us=at_us, edited_us=at_us))
+            count_edit(db, org, thread_id)
             return changed
 
         return await self._engine.write(op, keep_on_refusal=True)
@@ -374,5 +379,6 @@ class SqliteThreads:
                 thread, message_count=thread.message_count - 1, updated_us=at_us, edited_us=at_us
             )
             save_thread(db, after)
+            count_edit(db, org, thread_id)
 
         await self._engine.write(op, keep_on_refusal=True)
