@@ -3,12 +3,15 @@
 Prints one table.
 
 Everything runs on this machine: a fake OpenAI-compatible upstream with a fixed latency, the
-gateway (uvicorn workers, its OpenAI adapter pointed at the fake), and the load generators
-(`hey` for paced load, `wrk` for throughput, a small asyncio client for time to first delta).
+gateway (uvicorn workers, its OpenAI adapter pointed at the fake), Portkey's AI gateway as a peer
+on the same fake (installed with npm into tests/bench/portkey; its rows are skipped with a printed
+line when node or npm is missing, or under --smoke when it is not installed yet), and the load
+generators (`hey` for paced load, `wrk` for throughput, a small asyncio client for time to first
+delta).
 
-The pieces: `processes` (the fake upstream of `upstream` and the gateway), `data` (what is sent),
-`load` (the generators), `scenarios` (what is measured; `context_rows`: memory and summaries) and
-`table` (what is printed).
+The pieces: `processes` (the fake upstream of `upstream`, Portkey and the gateway), `data` (what
+is sent), `load` (the generators), `scenarios` (what is measured; `context_rows`: memory and
+summaries) and `table` (what is printed).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """What the benchmark sends: its key and organization, the model of the config file's `bench`
-endpoint, one turn body, and threads and responses made through the API before a measurement."""
+endpoint, one turn body (and the same as chat completions, with Portkey's headers), and threads
+and responses made through the API before a measurement."""
 
 from __future__ import annotations
 
@@ -17,6 +18,21 @@ TEXT = "Please summarise the last quarter's figures for the northern region in t
 
 def turn(model: str, **fields: object) -> bytes:
     return msgspec.json.encode({"model": model, "inputs": [{"role": "user", "content": TEXT}], **fields})
+
+
+def chat_turn() -> bytes:
+    """The same user text as `turn`, as a chat-completions body: what the fake upstream is sent
+    directly and through Portkey."""
+    return msgspec.json.encode({"model": "bench-model", "messages": [{"role": "user", "content": TEXT}]})
+
+
+def portkey_headers(upstream: str) -> dict[str, str]:
+    """Portkey's routing of a request: its OpenAI provider at the fake upstream (which takes any key)."""
+    return {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": f"{upstream}/v1",
+        "Authorization": "Bearer sk-bench",
+    }
 
 
 def openai_turn(model: str, **fields: object) -> bytes:

@@ -34,7 +34,7 @@ local n = #bodies
 local i = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-API-Key"] = "{KEY}"
+{HEADERS}
 function setup(thread) thread:set("offset", math.random(n)) end
 function request()
   i = i + 1
@@ -49,12 +49,32 @@ end
 """
 
 
+def _headers(headers: dict[str, str] | None) -> dict[str, str]:
+    """The request headers besides Content-Type: the gateway's key unless others are given (none
+    for the upstream itself, Portkey's routing headers for Portkey)."""
+    return {"X-API-Key": KEY} if headers is None else headers
+
+
 def wrk(
-    name: str, url: str, path: str, bodies: list[bytes], *, seconds: float, connections: int, work: Path
+    name: str,
+    url: str,
+    path: str,
+    bodies: list[bytes],
+    *,
+    seconds: float,
+    connections: int,
+    work: Path,
+    headers: dict[str, str] | None = None,
 ) -> Result:
     lua_bodies = "{" + ",".join(json.dumps(b.decode()) for b in bodies) + "}"
+    # JSON strings of ASCII text are Lua string literals.
+    lua_headers = "\n".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in _headers(headers).items()
+    )
     script = work / f"{name.replace(' ', '_').replace('/', '_')}.lua"
-    script.write_text(_WRK_LUA.replace("{BODIES}", lua_bodies).replace("{KEY}", KEY).replace("{PATH}", path))
+    script.write_text(
+        _WRK_LUA.replace("{BODIES}", lua_bodies).replace("{HEADERS}", lua_headers).replace("{PATH}", path)
+    )
     out = subprocess.run(
         [
             "wrk",
@@ -155,14 +175,14 @@ class _Conn:
 
 
 async def _paced(
-    url: str, path: str, body: bytes, seconds: float, rate: float, key: bool
+    url: str, path: str, body: bytes, seconds: float, rate: float, headers: dict[str, str]
 ) -> tuple[list[float], int]:
     """Open-loop load: one request every 1/rate s, each on an idle keep-alive connection (or a new
     one), whatever the answers' timing. Unlike hey's per-worker ticks, arrivals are evenly spaced."""
     host, port = url.removeprefix("http://").split(":")
-    auth = f"X-API-Key: {KEY}\r\n" if key else ""
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     request = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     idle: list[_Conn] = []
@@ -205,9 +225,16 @@ async def _paced(
 
 
 def paced(
-    name: str, url: str, path: str, body: bytes, *, seconds: float, rate: float, key: bool = True
+    name: str,
+    url: str,
+    path: str,
+    body: bytes,
+    *,
+    seconds: float,
+    rate: float,
+    headers: dict[str, str] | None = None,
 ) -> Result:
-    times, errors = asyncio.run(_paced(url, path, body, seconds, rate, key))
+    times, errors = asyncio.run(_paced(url, path, body, seconds, rate, _headers(headers)))
     return Result(
         name=name,
         requests=len(times) + errors,

@@ -1,9 +1,11 @@
-"""The benchmark's processes: the fake upstream and the gateway (uvicorn workers, its OpenAI-compatible
-adapter pointed at the fake), each started on a free port, waited for and stopped, with their RSS."""
+"""The benchmark's processes: the fake upstream, Portkey's AI gateway (the peer measured beside ours,
+installed with npm into `portkey/`) and the gateway (uvicorn workers, its OpenAI-compatible adapter
+pointed at the fake), each started on a free port, waited for and stopped, with their RSS."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,15 +16,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.bench.data import KEY, ORG
+from tests.bench.data import KEY, ORG, portkey_headers
 from tests.services import free_port
 
 
 class Proc:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> None:
         with log.open("wb") as out:
             self.p = subprocess.Popen(
-                args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
         self.log = log
 
@@ -88,6 +90,54 @@ def upstream(latency_ms: float, work: Path) -> Iterator[str]:
     try:
         proc.wait_http(url + "/health")
         yield url
+    finally:
+        proc.stop()
+
+
+PORTKEY_DIR = Path(__file__).parent / "portkey"
+PORTKEY_VERSION = "1.15.2"  # as pinned in portkey/package.json
+_PORTKEY_START = PORTKEY_DIR / "node_modules/@portkey-ai/gateway/build/start-server.js"
+
+
+def install_portkey(*, install: bool) -> str | None:
+    """Why Portkey cannot be run, or None once it can: `npm ci` from the committed lock file when
+    node_modules is missing and `install` is set (--smoke runs it only when already installed)."""
+    if shutil.which("node") is None:
+        return "node is missing"
+    if _PORTKEY_START.exists():
+        return None
+    if not install:
+        return f"not installed in {PORTKEY_DIR} (`npm ci` there; --smoke does not install it)"
+    if shutil.which("npm") is None:
+        return "npm is missing"
+    run = subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund"], cwd=PORTKEY_DIR, capture_output=True, text=True
+    )
+    if run.returncode != 0 or not _PORTKEY_START.exists():
+        # npm's first lines say what failed (its code, then the message); the rest is usage or a log.
+        said = [
+            x.removeprefix("npm error").strip() for x in run.stderr.splitlines() if x.startswith("npm error")
+        ]
+        return f"`npm ci` in {PORTKEY_DIR} failed ({run.returncode}): {'; '.join([x for x in said if x][:2])}"
+    return None
+
+
+@contextmanager
+def portkey(work: Path, upstream_url: str) -> Iterator[tuple[str, dict[str, str], Proc]]:
+    """Portkey's gateway in one Node process (as its `start:node` runs it), headless (no console UI),
+    with the headers that route a request to the upstream: it is stateless and has no config of its
+    own here, each request names its provider and host. It has no /health; GET / answers once up."""
+    port = free_port()
+    proc = Proc(
+        ["node", str(_PORTKEY_START.relative_to(PORTKEY_DIR)), f"--port={port}", "--headless"],
+        base_env() | {"NODE_ENV": "production"},
+        work / "portkey.log",
+        cwd=PORTKEY_DIR,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        proc.wait_http(url + "/")
+        yield url, portkey_headers(upstream_url), proc
     finally:
         proc.stop()
 

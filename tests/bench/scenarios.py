@@ -1,6 +1,6 @@
-"""The benchmark's scenarios: on SQLite (direct upstream baselines, new and long threads,
-`previousResponseId`, echo, non-streaming and streaming, memory and summaries), the RSS soak, and
-MongoDB."""
+"""The benchmark's scenarios: on SQLite (direct upstream baselines, Portkey's gateway on both load
+shapes, new and long threads, `previousResponseId`, echo, non-streaming and streaming, memory and
+summaries), the RSS soak, and MongoDB."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import argparse
 import os
 from pathlib import Path
 
-import msgspec
+import httpx
 
 from tests.bench.context_rows import memory_rows, summary_row
-from tests.bench.data import MODEL, TEXT, openai_turn, responses, seed, seed_items, turn
+from tests.bench.data import MODEL, chat_turn, openai_turn, responses, seed, seed_items, turn
 from tests.bench.load import Result, first_delta, paced, wrk
-from tests.bench.processes import Proc, gateway
+from tests.bench.processes import PORTKEY_VERSION, Proc, gateway, install_portkey, portkey
 
 
 def run_sqlite(
@@ -25,9 +25,7 @@ def run_sqlite(
     lengths: tuple[int, ...],
 ) -> list[Result]:
     out: list[Result] = []
-    direct_body = msgspec.json.encode(
-        {"model": "bench-model", "messages": [{"role": "user", "content": TEXT}]}
-    )
+    direct_body = chat_turn()
     out.append(
         paced(
             "direct upstream, paced 200/s",
@@ -36,7 +34,7 @@ def run_sqlite(
             direct_body,
             seconds=paced_seconds,
             rate=200,
-            key=False,
+            headers={},
         )
     )
     out.append(
@@ -50,6 +48,8 @@ def run_sqlite(
             work=work,
         )
     )
+    out += portkey_rows(up, work, args, seconds, paced_seconds)
+    first = len(out)
     # Summaries off here: the long-thread rows measure turns alone, as they always did; the
     # "long thread with summaries" row (`context`) measures them with summaries on.
     quiet = {"GATEWAY_SUMMARY_AFTER_TOKENS": "0"}
@@ -143,13 +143,76 @@ def run_sqlite(
                 rate=100,
             )
         )
-        for r in out[2:]:
+        for r in out[first:]:
             r.rss_mb = proc.rss_mb()
         if args.soak:
             out += soak(gw, proc, work)
     for row in context(up, work, args, seconds, paced_seconds):
         at = next((i for i, r in enumerate(out) if r.name == row.versus), None)
         out.insert(len(out) if at is None else at + 1, row)
+    return out
+
+
+def portkey_rows(
+    up: str, work: Path, args: argparse.Namespace, seconds: float, paced_seconds: float
+) -> list[Result]:
+    """Portkey's gateway, the peer, on the direct rows' upstream, body and load shapes (the table
+    prints the gateway's figures over its own), stopped before the gateway starts so that the two
+    never share the cores. Skipped with one printed line when it cannot be installed."""
+    name = f"portkey {PORTKEY_VERSION}"
+    why = install_portkey(install=not args.smoke)
+    if why:
+        print(f"{name}: rows skipped, {why}", flush=True)
+        return []
+    body = chat_turn()
+    with portkey(work, up) as (pk, headers, proc):
+        # One answer of the upstream through it (an error would be relayed as an answer), then two
+        # seconds at 64 connections, not measured: Node's JIT takes seconds to reach its pace (its
+        # req/s climbed by 60% over its first 8 s here), the gateway's rows come after its seeding.
+        check = httpx.post(
+            pk + "/v1/chat/completions",
+            content=body,
+            headers=headers | {"Content-Type": "application/json"},
+            timeout=10,
+        )
+        if check.status_code != 200 or b'"choices"' not in check.content:
+            raise RuntimeError(
+                f"portkey did not relay the upstream's answer: {check.status_code} {check.text}"
+            )
+        wrk(
+            f"{name} warm-up",
+            pk,
+            "/v1/chat/completions",
+            [body],
+            seconds=2,
+            connections=64,
+            work=work,
+            headers=headers,
+        )
+        out = [
+            paced(
+                f"{name}, paced 200/s",
+                pk,
+                "/v1/chat/completions",
+                body,
+                seconds=paced_seconds,
+                rate=200,
+                headers=headers,
+            ),
+            wrk(
+                f"{name}, 64 conns",
+                pk,
+                "/v1/chat/completions",
+                [body],
+                seconds=seconds,
+                connections=64,
+                work=work,
+                headers=headers,
+            ),
+        ]
+        out[0].baseline, out[1].baseline = "direct upstream, paced 200/s", "direct upstream, 64 conns"
+        for r in out:
+            r.rss_mb = proc.rss_mb()
     return out
 
 

@@ -1,6 +1,6 @@
 """The one table the benchmark prints, with the latency added over each scenario's baseline, the
-ratios of a long thread to a short one and of RSS after the soak, and what memory and summaries add
-over the same turns without them."""
+ratios of a long thread to a short one and of RSS after the soak, what memory and summaries add
+over the same turns without them, and the gateway over Portkey's on both load shapes."""
 
 from __future__ import annotations
 
@@ -71,6 +71,37 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
         )
     for r, other in versus:
         print(f"  {r.name}: {r.p50 - other.p50:+.2f} ms, {r.p99 - other.p99:+.2f} ms over {other.name}")
+    versus_portkey(by_name)
     soaks = [r for r in results if r.name.startswith("soak")]
     if len(soaks) == 2 and soaks[0].rss_mb and soaks[1].rss_mb is not None:
         print(f"RSS after 100k / after 10k: {soaks[1].rss_mb / soaks[0].rss_mb:.2f}x")
+
+
+def versus_portkey(by_name: dict[str, Result]) -> None:
+    """Gateway / Portkey: requests/s at 64 connections (goal >= 1.2x), and the latency each adds over
+    the upstream at 200 req/s open loop (goals: p50 <= Portkey's and <= 1.5 ms, p99 <= Portkey's)."""
+    saturated = next(
+        (r for n, r in by_name.items() if n.startswith("portkey ") and n.endswith(", 64 conns")), None
+    )
+    if saturated is None:
+        return
+    version = saturated.name.removesuffix(", 64 conns")
+    names = (
+        "gateway openai, thread of 10, 64 conns",
+        "gateway openai, /v1/responses, conversation of 10, 64 conns",
+        "gateway openai, previousResponseId, 64 conns",
+    )
+    rows = [by_name[n] for n in names if n in by_name]
+    if rows:
+        print(f"\ngateway / {version}, 64 conns, req/s (goal >= 1.2x):")
+    for r in rows:
+        print(f"  {r.name}: {r.rps / saturated.rps:.2f}x ({r.rps:,.0f} / {saturated.rps:,.0f})")
+    gw = by_name.get("gateway openai, new thread per turn, paced 200/s")
+    pk, base = by_name.get(f"{version}, paced 200/s"), by_name.get("direct upstream, paced 200/s")
+    if gw and pk and base:
+        print(
+            f"open loop at 200/s, added over the upstream, gateway (new thread per turn) / {version}\n"
+            "(goals: p50 <= portkey's and <= 1.5 ms, p99 <= portkey's):"
+        )
+        print(f"  p50: {gw.p50 - base.p50:+.2f} ms / {pk.p50 - base.p50:+.2f} ms")
+        print(f"  p99: {gw.p99 - base.p99:+.2f} ms / {pk.p99 - base.p99:+.2f} ms")
