@@ -9,7 +9,6 @@ client, the config file's endpoints) each add how a body is sent and a stream is
 from __future__ import annotations
 
 import contextlib
-import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, ClassVar
@@ -166,7 +165,7 @@ class ChatCompletionsAdapter(ABC):
     def count_tokens(self, message: ChatMessage) -> int:
         # An estimate (about four characters a token, plus the message's framing), used only to
         # fit the history; `usage` always comes from the provider's own counts.
-        return math.ceil(message.chars / 4) + 4
+        return (message.chars + 3) // 4 + 4
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": _messages(request)}

@@ -45,6 +45,18 @@ class Budget:
         """Return what an earlier `take` of `message` took."""
         self.remaining += self._count(message)
 
+    def fit(self, messages: Sequence[ChatMessage]) -> int:
+        """Take the leading `messages` while they fit; how many were taken."""
+        count, remaining, taken = self._count, self.remaining, 0
+        for message in messages:
+            cost = count(message)
+            if cost > remaining:
+                break
+            remaining -= cost
+            taken += 1
+        self.remaining = remaining
+        return taken
+
     def take(self, message: ChatMessage) -> bool:
         cost = self._count(message)
         if cost > self.remaining:
@@ -80,11 +92,9 @@ async def fit_history[M](
     while True:
         before = budget.remaining
         batch = await fetch_recent(last, limit)
-        for message in batch:
-            if not budget.take(chat(message)):
-                return sorted(chosen, key=position)
-            chosen.append(message)
-        if len(batch) < limit:
+        taken = budget.fit(list(map(chat, batch)))
+        chosen.extend(batch[:taken])
+        if taken < len(batch) or len(batch) < limit:
             return sorted(chosen, key=position)
         last = batch[-1]
         limit = batch_for(budget.remaining, (before - budget.remaining) / len(batch))

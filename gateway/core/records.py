@@ -142,12 +142,17 @@ class ResponseRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 def seq_ranges(seqs: list[int]) -> tuple[tuple[int, int], ...]:
     """Sorted sequence numbers as inclusive ranges: [1, 2, 3, 7] -> ((1, 3), (7, 7))."""
+    if not seqs:
+        return ()
+    ordered = sorted(seqs)
     ranges: list[tuple[int, int]] = []
-    for seq in sorted(seqs):
-        if ranges and seq == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], seq)
-        else:
-            ranges.append((seq, seq))
+    start = end = ordered[0]
+    for seq in ordered:
+        if seq > end + 1:
+            ranges.append((start, end))
+            start = seq
+        end = seq
+    ranges.append((start, end))
     return tuple(ranges)
 
 

@@ -150,5 +150,5 @@ class ThreadContexts:
             )
             jobs = () if job is None else (job,)
         return Fitted(
-            history=[m.message for m in chosen], seqs=[m.seq for m in chosen], summary=summary, jobs=jobs
+            history=list(map(_chat, chosen)), seqs=list(map(_seq, chosen)), summary=summary, jobs=jobs
         )

@@ -90,7 +90,9 @@ async def test_an_edit_or_a_deletion_by_another_process_is_seen(stores) -> None:
 
 async def test_a_thread_made_again_under_the_same_id_shows_none_of_the_old_one(stores) -> None:  # type: ignore[no-untyped-def]
     a, b, _, _ = stores
-    await turn(a, ORG, "r", [("user", "old"), ("assistant", "old answer")], create=thread(tid="r"), limits=ROOMY)
+    await turn(
+        a, ORG, "r", [("user", "old"), ("assistant", "old answer")], create=thread(tid="r"), limits=ROOMY
+    )
     assert len(await view(a, "r", 10)) == 2
     # Expired (idle past its limit), then made again, on the other process.
     later = T0 + ROOMY.idle_us + 10
@@ -120,9 +122,13 @@ async def test_random_turns_edits_and_deletions_across_processes_match_the_file(
         at += 1
         action = rng.random()
         if action < 0.45:
-            await turn(store, ORG, tid, [("user", f"u{step}"), ("assistant", f"a{step}")], at=at, limits=ROOMY)
+            await turn(
+                store, ORG, tid, [("user", f"u{step}"), ("assistant", f"a{step}")], at=at, limits=ROOMY
+            )
         elif action < 0.6:
-            page = await truth.threads.list_messages(ORG, tid, limit=1000, after=None, descending=False, at_us=at)
+            page = await truth.threads.list_messages(
+                ORG, tid, limit=1000, after=None, descending=False, at_us=at
+            )
             assert page is not None
             target = rng.choice(page.items)
             if rng.random() < 0.5:
@@ -146,3 +152,32 @@ async def test_nothing_is_kept_when_the_cache_is_off(tmp_path: Path) -> None:
         assert await view(s, "n", 10) == [(1, "user", "changed")]
     finally:
         await s.close()
+
+
+async def test_a_kept_thread_is_read_on_the_event_loop_and_a_lock_sends_it_to_the_readers(stores) -> None:  # type: ignore[no-untyped-def]
+    a, _, truth, _ = stores
+    await turn(a, ORG, "h", [("user", "u1"), ("assistant", "a1")], create=thread(tid="h"), limits=ROOMY)
+    pooled = 0
+    engine = a.threads._engine  # what it reads through is the point here
+    read = engine.read
+
+    async def counted(fn):  # type: ignore[no-untyped-def]
+        nonlocal pooled
+        pooled += 1
+        return await read(fn)
+
+    engine.read = counted  # type: ignore[method-assign]
+    assert await view(a, "h", 10) == await view(truth, "h", 10)
+    assert pooled == 1  # the first view of the thread: on a reader thread
+    await turn(a, ORG, "h", [("user", "u2"), ("assistant", "a2")], limits=ROOMY)
+    assert await view(a, "h", 10) == await view(truth, "h", 10)
+    assert pooled == 1  # kept: read on the loop
+    # When the loop's read would have to wait for a lock (it never waits), the readers read.
+
+    def locked(fn):  # type: ignore[no-untyped-def]
+        raise sqlite3.OperationalError("database is locked")
+
+    engine.read_here = locked  # type: ignore[method-assign]
+    await turn(a, ORG, "h", [("user", "u3")], limits=ROOMY)
+    assert (await view(a, "h", 10))[0] == (5, "user", "u3")
+    assert pooled == 2

@@ -143,6 +143,26 @@ class SqliteEngine:
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable("The thread store is unavailable.") from exc
 
+    def read_here[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn` on the calling thread (the event loop), on a connection of that thread's own that
+        never waits for a lock: `sqlite3.OperationalError` when it would, and the caller reads
+        through `read` instead.
+
+        Only for reads that touch a few pages the process has just used (a thread's row and the
+        messages added since its last turn here): the hand-off to a reader thread and back costs
+        more than such a read.
+        """
+        if not self._open:
+            raise StoreUnavailable("The thread store is not open.")
+        db: sqlite3.Connection | None = getattr(self._local, "here", None)
+        if db is None:
+            db = self._connect()
+            db.execute("PRAGMA busy_timeout = 0")
+            self._local.here = db
+            with self._lock:
+                self._reader_conns.append(db)
+        return fn(db)
+
     # -- writes ---------------------------------------------------------------------------------
 
     async def write[T](self, fn: Callable[[sqlite3.Connection], T], *, keep_on_refusal: bool = False) -> T:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -107,10 +108,22 @@ class SqliteThreads:
                 ),
             )
 
-        s, view = await self._engine.read(op)
+        s, view = await self._read_view(org, thread_id, op)
         if s is Standing.EXPIRED:  # purged on the writer
             await self._engine.write(lambda db: self._live(db, org, thread_id, at_us))
         return view
+
+    async def _read_view(
+        self, org: str, thread_id: str, op: Callable[[sqlite3.Connection], tuple[Standing, TurnView]]
+    ) -> tuple[Standing, TurnView]:
+        """On the event loop when this process keeps the thread's window (the read is then a few
+        rows on pages it just used), else on a reader thread."""
+        if self._windows.holds(org, thread_id):
+            try:
+                return self._engine.read_here(op)
+            except sqlite3.OperationalError:
+                pass  # a lock it would have to wait for: the reader threads wait
+        return await self._engine.read(op)
 
     async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool:
         s, _ = await self._engine.read(lambda db: standing_of(db, org, thread_id, at_us))

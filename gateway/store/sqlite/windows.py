@@ -67,6 +67,10 @@ class Windows:
         )
         self._lock = threading.Lock()
 
+    def holds(self, org: str, thread_id: str) -> bool:
+        with self._lock:
+            return (org, thread_id) in self._kept
+
     def recent(
         self, db: sqlite3.Connection, org: str, thread_id: str, created_us: int, limit: int, read: History
     ) -> list[HistoryMessage]:
