@@ -87,9 +87,14 @@ class ThreadContexts:
         # The first read is sized by what this thread's messages cost at its last turn here.
         estimate = self._sizes.get((org, thread_id))
         first = batch_for(plan.budget.remaining, estimate) if plan is not None else BATCH
-        view = await self._threads.turn_view(
-            org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=first
-        )
+        if target.id is None:
+            # An id generated for this turn names no thread yet: nothing to read (the turn's write
+            # still creates it only on a free id).
+            view = TurnView(thread=None)
+        else:
+            view = await self._threads.turn_view(
+                org, thread_id, at_us=at, system_limit=SYSTEM_HISTORY_LIMIT, recent_limit=first
+            )
         thread = view.thread
         if thread is None:
             if view.tombstoned or target.must_exist:
