@@ -207,10 +207,10 @@ def create_app(
 
     keyring = KeyRing(settings.api_keys)
     freddy = freddy_door(services, keyring, max_body_bytes=settings.max_body_bytes)
-    backboard = backboard_door(services, keyring, caller)
+    backboard = backboard_door(services, keyring, caller, max_body_bytes=settings.max_body_bytes)
     openai = openai_door(services, keyring, max_body_bytes=settings.max_body_bytes)
     app = Gateway(
-        fast=[freddy.fast, openai.fast],
+        fast=[freddy.fast, openai.fast, backboard.fast],
         route_handlers=[health, ready, freddy.router, backboard.router, openai.router],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],

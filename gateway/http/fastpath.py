@@ -38,6 +38,14 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
+def is_json(scope: Scope) -> bool:
+    """Whether the request's body is JSON by its `Content-Type` (none counts as JSON)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+    return True
+
+
 def replaying(chunks: list[bytes], more: bool, receive: Receive) -> Receive:
     """A `receive` that first gives back the body already read, then the rest of the request."""
     pending: list[HTTPRequestEvent] = [
@@ -119,16 +127,30 @@ class FastRoute[B: StreamingBody]:
     comes from the one route, and both paths share the edge, the key check and the log line."""
 
     def __init__(
-        self, path: str, decode: Callable[[bytes], B], edge: Edge[B], *, keyring: KeyRing, max_body_bytes: int
+        self,
+        path: str,
+        decode: Callable[[bytes], B],
+        edge: Edge[B],
+        *,
+        keyring: KeyRing,
+        max_body_bytes: int,
+        json_only: bool = False,
     ) -> None:
         self._path = path
         self._decode = decode
         self._edge = edge
         self._keyring = keyring
         self._max_body = max_body_bytes
+        # A route that also reads other media (forms): only JSON bodies (or none named) are taken.
+        self._json_only = json_only
 
     def takes(self, scope: HTTPScope) -> bool:
-        return scope["path"] == self._path and scope["method"] == "POST" and not scope.get("query_string")
+        return (
+            scope["path"] == self._path
+            and scope["method"] == "POST"
+            and not scope.get("query_string")
+            and (not self._json_only or is_json(scope))
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, handoff: ASGIApp) -> None:
         declared = declared_length(scope)

@@ -59,6 +59,34 @@ def seed(url: str, model: str, threads: int, length: int, **fields: object) -> l
     return ids
 
 
+def backboard_turn(model: str) -> bytes:
+    """The same turn as `turn`, as the Backboard door's body (`llm_provider` + `model_name`)."""
+    provider, name = model.split("/", 1)
+    return msgspec.json.encode({"content": TEXT, "llm_provider": provider, "model_name": name})
+
+
+def seed_backboard(url: str, model: str, threads: int, length: int) -> list[str]:
+    """Threads of `length` messages made through the Backboard door (`POST /api/threads/messages`,
+    then `POST /api/threads/{id}/messages`): their ids are the UUIDs that door addresses."""
+    body = backboard_turn(model)
+
+    async def fill() -> list[str]:
+        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": KEY}, timeout=60) as http:
+
+            async def one() -> str:
+                r = await http.post("/api/threads/messages", content=body)
+                r.raise_for_status()
+                tid: str = r.json()["thread_id"]
+                for _ in range(length // 2 - 1):
+                    r = await http.post(f"/api/threads/{tid}/messages", content=body)
+                    r.raise_for_status()
+                return tid
+
+            return list(await asyncio.gather(*(one() for _ in range(threads))))
+
+    return asyncio.run(fill())
+
+
 def seed_items(url: str, threads: int, length: int) -> list[str]:
     """Threads of `length` messages (user and assistant by turns), written as conversation items
     through the OpenAI door: 20 messages a request and no model call, so that many long threads

@@ -30,6 +30,7 @@ class Result(msgspec.Struct, kw_only=True):
 
 _WRK_LUA = """
 local bodies = {BODIES}
+local paths = {PATHS}
 local n = #bodies
 local i = 0
 wrk.method = "POST"
@@ -38,7 +39,8 @@ wrk.headers["Content-Type"] = "application/json"
 function setup(thread) thread:set("offset", math.random(n)) end
 function request()
   i = i + 1
-  return wrk.format(nil, "{PATH}", nil, bodies[((i + offset) % n) + 1])
+  local k = ((i + offset) % n) + 1
+  return wrk.format(nil, paths[k], nil, bodies[k])
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -65,15 +67,25 @@ def wrk(
     connections: int,
     work: Path,
     headers: dict[str, str] | None = None,
+    paths: list[str] | None = None,
 ) -> Result:
+    """`bodies` spread over the connections, each to `path`, or request k to `paths[k]` with body
+    k (the bodies repeated) when `paths` is given (a door whose thread is in the path)."""
+    if paths is None:
+        paths = [path] * len(bodies)
+    else:
+        bodies = [bodies[k % len(bodies)] for k in range(len(paths))]
     lua_bodies = "{" + ",".join(json.dumps(b.decode()) for b in bodies) + "}"
+    lua_paths = "{" + ",".join(json.dumps(p) for p in paths) + "}"
     # JSON strings of ASCII text are Lua string literals.
     lua_headers = "\n".join(
         f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in _headers(headers).items()
     )
     script = work / f"{name.replace(' ', '_').replace('/', '_')}.lua"
     script.write_text(
-        _WRK_LUA.replace("{BODIES}", lua_bodies).replace("{HEADERS}", lua_headers).replace("{PATH}", path)
+        _WRK_LUA.replace("{BODIES}", lua_bodies)
+        .replace("{PATHS}", lua_paths)
+        .replace("{HEADERS}", lua_headers)
     )
     out = subprocess.run(
         [

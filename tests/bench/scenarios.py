@@ -11,7 +11,17 @@ from pathlib import Path
 import httpx
 
 from tests.bench.context_rows import memory_rows, summary_row
-from tests.bench.data import MODEL, chat_turn, openai_turn, responses, seed, seed_items, turn
+from tests.bench.data import (
+    MODEL,
+    backboard_turn,
+    chat_turn,
+    openai_turn,
+    responses,
+    seed,
+    seed_backboard,
+    seed_items,
+    turn,
+)
 from tests.bench.load import Result, first_delta, paced, wrk
 from tests.bench.processes import PORTKEY_VERSION, Proc, gateway, install_portkey, portkey
 
@@ -96,6 +106,21 @@ def run_sqlite(
                 seconds=seconds,
                 connections=64,
                 work=work,
+            )
+        )
+        out[-1].baseline = "direct upstream, 64 conns"
+        # The Backboard door on the same turns (its own thread ids: UUIDs).
+        boards = seed_backboard(gw, MODEL, 64, 10)
+        out.append(
+            wrk(
+                "gateway openai, Backboard /api, thread of 10, 64 conns",
+                gw,
+                "/api/threads/messages",
+                [backboard_turn(MODEL)],
+                seconds=seconds,
+                connections=64,
+                work=work,
+                paths=[f"/api/threads/{t}/messages" for t in boards],
             )
         )
         out[-1].baseline = "direct upstream, 64 conns"

@@ -63,6 +63,11 @@ def print_table(results: list[Result], args: argparse.Namespace) -> None:
             "\nturn on a 10,000-message thread / on a 10-message thread (p50): "
             f"{big[0].p50 / ten[0].p50:.2f}x"
         )
+    doors = [r for r in results if "/v1/responses," in r.name or "Backboard /api," in r.name]
+    if ten and doors:
+        print("\nthe other doors / /v1/model/response, thread of 10, req/s (goal: within 10%):")
+    for r in doors:
+        print(f"  {r.name}: {r.rps / ten[0].rps:.2f}x")
     versus = [(r, by_name[r.versus]) for r in results if r.versus in by_name]
     if versus:
         print(
@@ -89,6 +94,7 @@ def versus_portkey(by_name: dict[str, Result]) -> None:
     names = (
         "gateway openai, thread of 10, 64 conns",
         "gateway openai, /v1/responses, conversation of 10, 64 conns",
+        "gateway openai, Backboard /api, thread of 10, 64 conns",
         "gateway openai, previousResponseId, 64 conns",
     )
     rows = [by_name[n] for n in names if n in by_name]

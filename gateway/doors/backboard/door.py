@@ -17,6 +17,7 @@ from gateway.doors.backboard.assistants import (
     update_assistant,
 )
 from gateway.doors.backboard.errors import handle_exception
+from gateway.doors.backboard.fast import FastMessages, fast_route
 from gateway.doors.backboard.memories import ROUTES as MEMORY_ROUTES
 from gateway.doors.backboard.messages import add_message, send_message
 from gateway.doors.backboard.threads import (
@@ -36,11 +37,14 @@ PREFIX = "/api"
 
 class BackboardDoor(msgspec.Struct, frozen=True, kw_only=True):
     router: Router
+    fast: FastMessages
     # Its envelope, for the errors of its paths outside every route (an unknown path, a method).
     errors: tuple[str, Handler]
 
 
-def backboard_door(services: Services, keyring: KeyRing, caller: Caller) -> BackboardDoor:
+def backboard_door(
+    services: Services, keyring: KeyRing, caller: Caller, *, max_body_bytes: int
+) -> BackboardDoor:
     edge = TurnEdge(services, caller)
     router = Router(
         path=PREFIX,
@@ -63,4 +67,8 @@ def backboard_door(services: Services, keyring: KeyRing, caller: Caller) -> Back
         dependencies={"edge": Provide(lambda: edge, use_cache=True, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
     )
-    return BackboardDoor(router=router, errors=(PREFIX, handle_exception))
+    return BackboardDoor(
+        router=router,
+        fast=fast_route(edge, keyring=keyring, max_body_bytes=max_body_bytes),
+        errors=(PREFIX, handle_exception),
+    )

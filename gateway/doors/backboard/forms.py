@@ -18,7 +18,7 @@ from gateway.doors.backboard.schemas import BackboardMessageBody
 from gateway.errors import ValidationFailed
 from gateway.http.body import UNREADABLE, strict_decode
 
-_JSON = msgspec.json.Decoder(BackboardMessageBody)
+JSON_BODY = msgspec.json.Decoder(BackboardMessageBody)
 # Fields `add_message` sends as JSON text in a form.
 _JSON_TEXT = frozenset(
     {"metadata", "image_config", "video_config", "voice", "system_one", "thinking", "openrouter", "tools"}
@@ -35,7 +35,7 @@ async def read_message_body(request: Request[Any, Any, Any]) -> BackboardMessage
     if media in _FORMS:
         return await _from_form(request)
     if media in ("application/json", ""):
-        return strict_decode(_JSON, await request.body())  # type: ignore[no-any-return]
+        return strict_decode(JSON_BODY, await request.body())  # type: ignore[no-any-return]
     raise ValidationFailed(
         "The body must be JSON, a form (application/x-www-form-urlencoded) or multipart/form-data.",
         details={"content_type": media[:128]},

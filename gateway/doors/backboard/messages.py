@@ -17,29 +17,26 @@ from gateway.doors.backboard.forms import read_message_body
 from gateway.doors.backboard.ids import thread_path_id
 from gateway.doors.backboard.objects import BackboardAnswer
 from gateway.doors.backboard.schemas import BackboardMessageBody
-from gateway.doors.backboard.turn import TurnEdge
+from gateway.doors.backboard.turn import REPLAYED, TurnEdge
 from gateway.errors import ConflictingParameters
 from gateway.http.idempotency import idempotency_key
 from gateway.http.sse import SSE_HEADERS, EventStream
-
-_encode = msgspec.json.Encoder().encode
-REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 async def _turn(
     request: Request[Any, Any, Any], edge: TurnEdge, body: BackboardMessageBody
 ) -> Response[bytes] | Stream:
     org: str = request.state.org
-    turn = await edge.prepare(org, body, idempotency_key(request.scope["headers"]))
+    key = idempotency_key(request.scope["headers"])
+    if not body.stream:
+        answer, headers = await edge.whole(org, body, key)
+        return Response(answer, media_type="application/json", headers=headers)
+    turn = await edge.prepare(org, body, key)
     if turn.replay is not None:
-        if body.stream:
-            events = edge.replay_events(turn.replay)
-            return EventStream(events, media_type="text/event-stream", headers={**SSE_HEADERS, **REPLAYED})
-        return Response(_encode(edge.answer(turn.replay)), media_type="application/json", headers=REPLAYED)
+        events = edge.replay_events(turn.replay)
+        return EventStream(events, media_type="text/event-stream", headers={**SSE_HEADERS, **REPLAYED})
     prepared = turn.prepared
     assert prepared is not None
-    if not body.stream:
-        return Response(_encode(await edge.complete(prepared)), media_type="application/json")
     return EventStream(
         edge.events(prepared, turn.assistant_id),
         media_type="text/event-stream",

@@ -28,6 +28,7 @@ from gateway.core.prepared import Completed, Created, Delta, Failed, Prepared
 from gateway.core.records import ResponseRecord
 from gateway.core.requests import ThreadTarget, TurnRequest
 from gateway.core.services import Services
+from gateway.doors.backboard.errors import render_error
 from gateway.doors.backboard.ids import assistant_path_id, new_uuid, thread_path_id
 from gateway.doors.backboard.objects import BackboardAnswer, BackboardContextUsage
 from gateway.doors.backboard.render import gateway_model, message_answer, split_model
@@ -38,6 +39,7 @@ from gateway.store.protocols import IdemReplay
 from providers.base import ChatMessage
 
 _encode = msgspec.json.Encoder().encode
+REPLAYED = {"Idempotent-Replayed": "true"}
 ROUTE = "backboard:POST /api/threads/messages"
 DEFAULT_ASSISTANT_NAME = "Default assistant"
 # An organization's default assistant has the UUID named by its organization in this namespace.
@@ -79,14 +81,12 @@ class TurnEdge:
         model = gateway_model(body.llm_provider, body.model_name)
         aid = None if body.assistant_id is None else assistant_path_id(body.assistant_id)
         if body.thread_id is not None:
-            # Only an existing thread: a deleted one stays deleted (the core's tombstone), one never
-            # made is not made by naming it.
-            thread = await self._services.threads.get(org, thread_path_id(body.thread_id))
-            thread_id = thread.id
-            assistant = aid or thread.assistant_id
+            # Only an existing thread (`must_exist`): a deleted one stays deleted (the core's
+            # tombstone), one never made is not made by naming it.
+            target = ThreadTarget(id=thread_path_id(body.thread_id), must_exist=True)
         else:
-            thread_id = None
-            aid = assistant = aid or await self.default_assistant(org)
+            aid = aid or await self.default_assistant(org)
+            target = ThreadTarget(id=new_uuid())
         structlog.contextvars.bind_contextvars(model=model)
         claim = None
         if key is not None:
@@ -97,7 +97,7 @@ class TurnEdge:
         turn = TurnRequest(
             model=model,
             inputs=(ChatMessage("user", (body.content,)),),
-            target=ThreadTarget(id=thread_id or new_uuid()),
+            target=target,
             assistant_id=aid,
             instructions=body.system_prompt or None,
             memory=body.memory,
@@ -105,7 +105,8 @@ class TurnEdge:
         )
         prepared = await self._services.turns.prepare(org, turn, idempotency=claim)
         structlog.contextvars.bind_contextvars(thread_id=prepared.thread_id)
-        return Turn(prepared=prepared, assistant_id=assistant)
+        # The thread's assistant (the core checked that a named one is it).
+        return Turn(prepared=prepared, assistant_id=aid or prepared.assistant_id)
 
     def answer(self, response: ResponseRecord) -> BackboardAnswer:
         """The flat message object of a saved turn (fresh or replayed alike)."""
@@ -128,6 +129,21 @@ class TurnEdge:
 
     async def complete(self, prepared: Prepared) -> BackboardAnswer:
         return self.answer(await self._services.turns.complete(prepared))
+
+    async def whole(
+        self, org: str, body: BackboardMessageBody, key: str | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """A turn not streamed, whole: the message object as JSON, and extra headers (a replay's)."""
+        turn = await self.prepare(org, body, key)
+        if turn.replay is not None:
+            return _encode(self.answer(turn.replay)), REPLAYED
+        assert turn.prepared is not None
+        return _encode(await self.complete(turn.prepared)), {}
+
+    @staticmethod
+    def error(exc: Exception, rid: str) -> tuple[errors.GatewayError, bytes]:
+        """The error answer of a turn: the door's `detail` envelope."""
+        return render_error(exc, rid)
 
     async def abandon(self, prepared: Prepared) -> None:
         """A prepared turn whose stream never ran: its thread goes to the next turn."""
