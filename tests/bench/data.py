@@ -59,15 +59,16 @@ def seed(url: str, model: str, threads: int, length: int, **fields: object) -> l
     return ids
 
 
-def backboard_turn(model: str) -> bytes:
-    """The same turn as `turn`, as the Backboard door's body (`llm_provider` + `model_name`)."""
+def backboard_turn(model: str, **fields: object) -> bytes:
+    """The same turn as `turn`, as the Backboard door's JSON body (`llm_provider` + `model_name`),
+    as backboard-sdk's `send_message` sends it."""
     provider, name = model.split("/", 1)
-    return msgspec.json.encode({"content": TEXT, "llm_provider": provider, "model_name": name})
+    return msgspec.json.encode({"content": TEXT, "llm_provider": provider, "model_name": name, **fields})
 
 
 def seed_backboard(url: str, model: str, threads: int, length: int) -> list[str]:
     """Threads of `length` messages made through the Backboard door (`POST /api/threads/messages`,
-    then `POST /api/threads/{id}/messages`): their ids are the UUIDs that door addresses."""
+    without then with `thread_id`): their ids are the UUIDs that door addresses."""
     body = backboard_turn(model)
 
     async def fill() -> list[str]:
@@ -78,7 +79,7 @@ def seed_backboard(url: str, model: str, threads: int, length: int) -> list[str]
                 r.raise_for_status()
                 tid: str = r.json()["thread_id"]
                 for _ in range(length // 2 - 1):
-                    r = await http.post(f"/api/threads/{tid}/messages", content=body)
+                    r = await http.post("/api/threads/messages", content=backboard_turn(model, thread_id=tid))
                     r.raise_for_status()
                 return tid
 

@@ -116,11 +116,10 @@ def run_sqlite(
                 "gateway openai, Backboard /api, thread of 10, 64 conns",
                 gw,
                 "/api/threads/messages",
-                [backboard_turn(MODEL)],
+                [backboard_turn(MODEL, thread_id=t) for t in boards],
                 seconds=seconds,
                 connections=64,
                 work=work,
-                paths=[f"/api/threads/{t}/messages" for t in boards],
             )
         )
         out[-1].baseline = "direct upstream, 64 conns"

@@ -57,7 +57,8 @@ class SqliteAssistants:
         return await self._engine.write(op)
 
     async def get_assistant(self, org: str, assistant_id: str) -> AssistantRecord | None:
-        return await self._engine.read(lambda db: _load(db, org, assistant_id))
+        # One row by its key, read on the loop (every turn of an assistant's thread reads it).
+        return await self._engine.point_read(lambda db: _load(db, org, assistant_id))
 
     async def list_assistants(
         self, org: str, *, limit: int, offset: int, search: str | None

@@ -163,6 +163,13 @@ class SqliteEngine:
                 self._reader_conns.append(db)
         return fn(db)
 
+    async def point_read[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`read_here`, or `read` when that would wait for a lock."""
+        try:
+            return self.read_here(fn)
+        except sqlite3.OperationalError:
+            return await self.read(fn)
+
     # -- writes ---------------------------------------------------------------------------------
 
     async def write[T](self, fn: Callable[[sqlite3.Connection], T], *, keep_on_refusal: bool = False) -> T:

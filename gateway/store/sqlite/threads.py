@@ -119,10 +119,7 @@ class SqliteThreads:
         """On the event loop when this process keeps the thread's window (the read is then a few
         rows on pages it just used), else on a reader thread."""
         if self._windows.holds(org, thread_id):
-            try:
-                return self._engine.read_here(op)
-            except sqlite3.OperationalError:
-                pass  # a lock it would have to wait for: the reader threads wait
+            return await self._engine.point_read(op)
         return await self._engine.read(op)
 
     async def is_tombstoned(self, org: str, thread_id: str, at_us: int) -> bool:
