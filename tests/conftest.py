@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +29,50 @@ API_KEYS = {KEY_A: ORG_A, KEY_B: ORG_B}
 # redis-server or GATEWAY_TEST_REDIS_URL).
 BACKEND = os.environ.get("GATEWAY_TEST_BACKEND", "sqlite")
 _SERVICES: dict[str, str] = {}
+
+# A test of what the gateway answers before any store is asked (authentication, request validation,
+# routing, request ids, HTTP limits) behaves the same on every backend: the MongoDB run deselects it
+# (pytest prints the count) instead of running it a second time. Nothing that reads or writes threads,
+# turns, messages, responses, assistants or memories gets this mark.
+store_independent = pytest.mark.store_independent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist does not report deselected tests: the workers leave their ids in a file the
+    # controller names, and it prints them at the end (pytest_terminal_summary).
+    if BACKEND == "mongodb" and not hasattr(config, "workerinput"):
+        fd, path = tempfile.mkstemp(prefix="gw-deselected-", suffix=".txt")
+        os.close(fd)
+        os.environ["GATEWAY_TEST_DESELECTED_FILE"] = path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND != "mongodb":
+        return
+    dropped = [item for item in items if item.get_closest_marker("store_independent")]
+    if not dropped:
+        return
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = [item for item in items if not item.get_closest_marker("store_independent")]
+    record = os.environ.get("GATEWAY_TEST_DESELECTED_FILE")
+    if record and getattr(config, "workerinput", {}).get("workerid", "gw0") == "gw0":
+        Path(record).write_text("\n".join(item.nodeid for item in dropped))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    record = os.environ.get("GATEWAY_TEST_DESELECTED_FILE")
+    if BACKEND != "mongodb" or hasattr(config, "workerinput") or not record or not os.path.exists(record):
+        return
+    ids = Path(record).read_text().split("\n")
+    os.unlink(record)
+    ids = [i for i in ids if i]
+    if not ids:
+        return
+    per_test = Counter(i.split("[", 1)[0] for i in ids)
+    title = f"{len(ids)} deselected on MongoDB: store_independent (they ran on SQLite)"
+    terminalreporter.write_sep("=", title)
+    for name, count in sorted(per_test.items()):
+        terminalreporter.write_line(f"{count:4d}  {name}")
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:

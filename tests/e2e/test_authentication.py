@@ -9,7 +9,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import KEY_A, KEY_B, ORG_A, ORG_B, Api, err, ok, uid, user
+from tests.conftest import KEY_A, KEY_B, ORG_A, ORG_B, Api, err, ok, store_independent, uid, user
 from tests.e2e.tenancy_helpers import a_thread_with_history, assert_untouched
 
 # (method, path, json body) for every /v1 route; `{tid}` is filled with a thread id.
@@ -38,6 +38,7 @@ async def _call(
 
 
 @pytest.mark.parametrize(("method", "path", "body"), V1_ROUTES, ids=ROUTE_IDS)
+@store_independent
 async def test_every_v1_route_without_a_key_answers_401_authentication_required(
     client: AsyncTestClient[Any], a: Api, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
@@ -61,6 +62,7 @@ async def test_every_v1_route_without_a_key_answers_401_authentication_required(
     ],
     ids=["x-api-key", "bearer"],
 )
+@store_independent
 async def test_every_v1_route_with_an_unknown_key_answers_401_invalid_api_key(
     client: AsyncTestClient[Any],
     a: Api,
@@ -89,6 +91,7 @@ async def test_every_v1_route_with_an_unknown_key_answers_401_invalid_api_key(
     ],
     ids=["prefix-of-real", "real-plus-suffix", "real-with-prefix", "case-changed", "bearer-suffix-of-real"],
 )
+@store_independent
 async def test_a_key_that_merely_resembles_a_real_one_is_invalid(
     client: AsyncTestClient[Any], headers: dict[str, str]
 ) -> None:
@@ -108,6 +111,7 @@ async def test_a_key_that_merely_resembles_a_real_one_is_invalid(
     ],
     ids=["empty-x-api-key", "empty-bearer", "bearer-no-token", "basic-scheme", "no-scheme", "other-header"],
 )
+@store_independent
 async def test_a_key_in_no_accepted_form_is_refused_401(
     client: AsyncTestClient[Any], headers: dict[str, str]
 ) -> None:

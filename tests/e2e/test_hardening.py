@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ORG_A, ORG_B, Api, err, ok, uid
+from tests.conftest import ORG_A, ORG_B, Api, err, ok, store_independent, uid
 
 
+@store_independent
 async def test_405_names_the_methods_the_resource_has(a: Api) -> None:
     r = await a.request("PUT", "/v1/threads")
     err(r, 405, "METHOD_NOT_ALLOWED")
@@ -30,6 +31,7 @@ async def test_405_names_the_methods_the_resource_has(a: Api) -> None:
         ("/v1/model/response", {"POST", "OPTIONS"}),
     ],
 )
+@store_independent
 async def test_options_names_every_method_of_the_route(a: Api, path: str, methods: set[str]) -> None:
     r = await a.request("OPTIONS", path)
     assert r.status_code == 204, r.text
@@ -58,6 +60,7 @@ async def test_after_must_name_an_item_of_the_same_list(a: Api) -> None:
 
 
 @pytest.mark.parametrize("tid", [".", "..", "...", "." * 128])
+@store_independent
 async def test_ids_of_dots_only_are_refused(a: Api, tid: str) -> None:
     err(await a.post("/v1/threads", json={"id": tid}), 422, "VALIDATION_ERROR")
     err(await a.say("hi", thread=tid), 422, "VALIDATION_ERROR")
@@ -80,6 +83,7 @@ async def test_ids_with_dots_and_something_else_still_work(a: Api) -> None:
         "state=open&state=locked",
     ],
 )
+@store_independent
 async def test_a_repeated_query_parameter_is_refused(a: Api, query: str) -> None:
     name = query.split("=")[0]
     error = err(await a.get(f"/v1/threads?{query}"), 422, "VALIDATION_ERROR")
@@ -88,6 +92,7 @@ async def test_a_repeated_query_parameter_is_refused(a: Api, query: str) -> None
     assert name in error["message"]
 
 
+@store_independent
 async def test_a_repeated_query_parameter_is_refused_only_after_the_key(a: Api) -> None:
     r = await a.client.get("/v1/threads?limit=1&limit=2")
     err(r, 401, "AUTHENTICATION_REQUIRED")

@@ -15,11 +15,12 @@ from gateway.core.rules import Limits
 from gateway.errors import StoreUnavailable
 from gateway.store.cache import MemoryCache
 from gateway.store.sqlite.store import SqliteStore
-from tests.conftest import KEY_A, KEY_B, make_settings, running
+from tests.conftest import KEY_A, KEY_B, make_settings, running, store_independent
 
 # -- health and readiness ----------------------------------------------------------------------------
 
 
+@store_independent
 async def test_health_is_200_ok(client: AsyncTestClient[Any]) -> None:
     r = await client.get("/health")
     assert r.status_code == 200
@@ -101,6 +102,7 @@ async def test_ready_stays_200_with_a_degraded_cache(tmp_path: Path) -> None:
 # -- OpenAPI -----------------------------------------------------------------------------------------
 
 
+@store_independent
 async def test_openapi_document_lists_the_v1_paths(client: AsyncTestClient[Any]) -> None:
     r = await client.get("/schema/openapi.json")
     assert r.status_code == 200

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import Api, err, ok, user
+from tests.conftest import Api, err, ok, store_independent, user
 
 # -- X-Request-ID --------------------------------------------------------------------------------------
 
@@ -95,6 +95,7 @@ async def test_malformed_caller_request_id_is_replaced_by_a_generated_one(
     assert r2.headers["x-request-id"] != rid
 
 
+@store_independent
 async def test_non_ascii_request_id_bytes_are_replaced(client: AsyncTestClient[Any]) -> None:
     r = await client.get("/health", headers=[(b"X-Request-ID", "ünï".encode())])
     assert r.status_code == 200
@@ -103,6 +104,7 @@ async def test_non_ascii_request_id_bytes_are_replaced(client: AsyncTestClient[A
 
 
 @pytest.mark.parametrize("path", ["/nope", "/v1", "/v1/nope", "/v1/threads/a/b/c", "/health/nope"])
+@store_independent
 async def test_unknown_route_is_404_not_found_in_the_envelope(a: Api, path: str) -> None:
     r = await a.get(path)
     e = err(r, 404, "NOT_FOUND")
@@ -112,6 +114,7 @@ async def test_unknown_route_is_404_not_found_in_the_envelope(a: Api, path: str)
     assert err(given, 404, "NOT_FOUND")["trace_id"] == "route-trace"
 
 
+@store_independent
 async def test_unknown_route_without_a_key_is_an_envelope_too(client: AsyncTestClient[Any]) -> None:
     r = await client.get("/v1/does-not-exist")
     assert r.status_code in (401, 404)
@@ -121,6 +124,7 @@ async def test_unknown_route_without_a_key_is_an_envelope_too(client: AsyncTestC
 @pytest.mark.parametrize(
     ("method", "path"), [("PUT", "/v1/threads"), ("PATCH", "/v1/threads"), ("GET", "/v1/model/response")]
 )
+@store_independent
 async def test_wrong_method_is_a_4xx_envelope(a: Api, method: str, path: str) -> None:
     r = await a.request(method, path)
     assert r.status_code == 405, r.text

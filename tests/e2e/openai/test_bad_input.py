@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import store_independent
 from tests.e2e.openai.helpers import error_shape, thread_texts
 
 GOOD = {"model": "echo", "input": "hi"}
@@ -126,7 +127,17 @@ CASES: list[tuple[str, str, str, bytes | Any, int]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "method", "path", "body", "status"), CASES, ids=[c[0] for c in CASES])
+def _marks(method: str, path: str, status: int) -> list[pytest.MarkDecorator]:
+    """A new response or conversation refused by its body's checks asks no store; a request naming a
+    conversation, a response or a cursor, and every 404, does."""
+    fresh = method == "POST" and path in ("/v1/responses", "/v1/conversations")
+    return [store_independent] if fresh and status != 404 else []
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "path", "body", "status"),
+    [pytest.param(*c, id=c[0], marks=_marks(c[1], c[2], c[4])) for c in CASES],
+)
 async def test_a_malformed_request_is_refused_in_openais_envelope_and_saves_nothing(
     http: httpx.AsyncClient, name: str, method: str, path: str, body: bytes | Any, status: int
 ) -> None:

@@ -10,10 +10,11 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import KEY_A
+from tests.conftest import KEY_A, store_independent
 from tests.e2e.openai.helpers import Client, call, connect, error_shape, raises, say
 
 
+@store_independent
 async def test_an_unknown_key_is_the_sdks_authentication_error(gateway: str) -> None:
     async with connect("async", gateway, "ak_not_a_key") as client:
         exc = await raises(lambda: say(client, "x"), openai.AuthenticationError, 401)
@@ -37,6 +38,7 @@ ROUTES = [
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+@store_independent
 async def test_no_key_is_401_on_every_route(gateway: str, method: str, path: str) -> None:
     # The SDK refuses to send no key at all; a raw request without one is answered 401.
     async with httpx.AsyncClient(base_url=gateway) as http:
@@ -96,6 +98,7 @@ UNSUPPORTED: list[tuple[str, Any, str]] = [
 @pytest.mark.parametrize(
     ("field", "value", "param"), UNSUPPORTED, ids=[u[2] + "=" + repr(u[1])[:20] for u in UNSUPPORTED]
 )
+@store_independent
 async def test_an_unsupported_parameter_is_400_naming_it(
     client: Client, field: str, value: Any, param: str
 ) -> None:
@@ -143,6 +146,7 @@ async def test_conversation_with_previous_response_id_is_400_as_openai_answers(c
     assert "Mutually exclusive" in exc.body["message"]  # type: ignore[index]
 
 
+@store_independent
 async def test_a_malformed_body_is_422_naming_the_field(client: Client) -> None:
     exc = await raises(
         lambda: client.responses.create(model="echo", input="x", temperature="hot"),  # type: ignore[arg-type]
@@ -166,6 +170,7 @@ async def test_a_malformed_body_is_422_naming_the_field(client: Client) -> None:
     assert exc.body["param"] == "input[0].content[0]"  # type: ignore[index]
 
 
+@store_independent
 async def test_a_parameter_openai_does_not_have_is_422(client: Client) -> None:
     await raises(
         lambda: client.responses.create(model="echo", input="x", extra_body={"inputs": []}),
@@ -189,6 +194,7 @@ async def test_a_query_parameter_the_route_does_not_know_is_422_in_openais_envel
     assert error_shape(r.json())["code"] == "validation_error"
 
 
+@store_independent
 async def test_paths_and_methods_outside_the_routes_answer_in_openais_envelope(
     http: httpx.AsyncClient,
 ) -> None:
@@ -213,6 +219,7 @@ async def test_the_freddy_door_keeps_its_own_envelope_beside_this_one(http: http
     assert "success" not in ours.json()
 
 
+@store_independent
 async def test_a_body_over_the_limit_is_413_in_openais_envelope(http: httpx.AsyncClient) -> None:
     r = await http.post("/v1/responses", json={"model": "echo", "input": "x" * 1_100_000})
     assert r.status_code == 413
