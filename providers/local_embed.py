@@ -18,6 +18,7 @@ the same alone or in any batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import threading
 from collections.abc import Mapping, Sequence
@@ -80,6 +81,33 @@ def default_model_path() -> Path:
     return path
 
 
+class _Call:
+    """One caller's texts, waiting for a drain of the embedder's thread, and its answer."""
+
+    __slots__ = ("future", "loop", "texts")
+
+    def __init__(
+        self, texts: list[str], future: asyncio.Future[tuple[Matrix, int]], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.texts = texts
+        self.future = future
+        self.loop = loop
+
+    def settle(self, result: tuple[Matrix, int] | None, error: BaseException | None) -> None:
+        """From the embedder's thread: hand the answer to the caller's loop (if still open)."""
+        with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits
+            self.loop.call_soon_threadsafe(self._set, result, error)
+
+    def _set(self, result: tuple[Matrix, int] | None, error: BaseException | None) -> None:
+        if self.future.done():  # the caller went away (cancelled)
+            return
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            assert result is not None
+            self.future.set_result(result)
+
+
 class LocalEmbedder:
     """The embedded default embedder. `threads`: onnxruntime's threads for one batch; `batch_size`:
     texts per model run (sorted by length first; 8 measured fastest, see the notes)."""
@@ -102,6 +130,8 @@ class LocalEmbedder:
         self._tokenizer: Tokenizer | None = None
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self._waiting: list[_Call] = []  # calls not yet taken by a drain (under `_queue_lock`)
+        self._queue_lock = threading.Lock()  # never held long: the event loop takes it
 
     # -- the seam -------------------------------------------------------------------------------
 
@@ -125,27 +155,62 @@ class LocalEmbedder:
         await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     async def _run(self, texts: Sequence[str]) -> tuple[Matrix, int]:
+        """The texts' vectors, computed with those of every other call waiting meanwhile: calls
+        that arrive while the model runs are run together next, in one `encode` (a text costs
+        about 40% less in a batch than alone, and its vector is the same)."""
         if len(texts) > MAX_TEXTS:
             raise ValueError(f"at most {MAX_TEXTS} texts at once")
-        batch = list(texts)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.encode, batch)
+        loop = asyncio.get_running_loop()
+        call = _Call(list(texts), loop.create_future(), loop)
+        with self._queue_lock:
+            self._waiting.append(call)
+        # One drain per call: a drain takes every call waiting, so later ones may find none.
+        self._executor.submit(self._drain)
+        return await call.future
+
+    def _drain(self) -> None:
+        with self._queue_lock:
+            taken: list[_Call] = []
+            count = 0
+            while self._waiting and (not taken or count + len(self._waiting[0].texts) <= MAX_TEXTS):
+                call = self._waiting.pop(0)
+                taken.append(call)
+                count += len(call.texts)
+        if not taken:
+            return
+        try:
+            matrix, tokens = self._encode([t for call in taken for t in call.texts])
+        except BaseException as exc:  # noqa: BLE001 - each caller gets it
+            for call in taken:
+                call.settle(None, exc)
+            return
+        at = 0
+        for call in taken:
+            n = len(call.texts)
+            call.settle((matrix[at : at + n], sum(tokens[at : at + n])), None)
+            at += n
 
     # -- on the embedder's thread ---------------------------------------------------------------
 
     def encode(self, texts: Sequence[str]) -> tuple[Matrix, int]:
         """The vectors and the token count, computed on the calling thread (the async methods call
         it on the embedder's own)."""
+        matrix, tokens = self._encode(texts)
+        return matrix, sum(tokens)
+
+    def _encode(self, texts: Sequence[str]) -> tuple[Matrix, list[int]]:
+        """The vectors and each text's token count."""
         session, tokenizer = self._loaded()
         out = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
         if not texts:
-            return out, 0
+            return out, []
         encodings = tokenizer.encode_batch([t[:MAX_CHARS] for t in texts])
         ids = [e.ids for e in encodings]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self._batch):
             rows = order[start : start + self._batch]
             out[rows] = self._pooled(session, [ids[i] for i in rows])
-        return out, sum(len(i) for i in ids)
+        return out, [len(i) for i in ids]
 
     def _pooled(self, session: _Session, ids: list[list[int]]) -> Matrix:
         width = max(len(i) for i in ids)

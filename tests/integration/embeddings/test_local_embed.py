@@ -177,3 +177,46 @@ async def test_the_event_loop_runs_on_while_the_model_loads_and_embeds() -> None
     busy = time.perf_counter() - began
     assert busy > 0.2 and len(gaps) > 10  # it took a while, and the loop kept ticking through it
     assert max(gaps) < 0.1, max(gaps)
+
+
+async def test_calls_waiting_meanwhile_are_run_together_each_with_its_own_answer(
+    embedder: LocalEmbedder,
+) -> None:
+    alone = [
+        (await embedder.vectors([t]), (await embedder.embed(EmbeddingRequest(model=MODEL, texts=(t,)))))
+        for t in MIXED[1:9]
+    ]
+    runs: list[int] = []
+    encode = embedder._encode
+
+    def counted(texts):  # type: ignore[no-untyped-def]
+        runs.append(len(texts))
+        return encode(texts)
+
+    embedder._encode = counted  # type: ignore[method-assign]
+    # Eight callers at once, one cancelled on the way: the others get their own vectors and counts.
+    calls = [asyncio.ensure_future(embedder.vectors([t])) for t in MIXED[1:9]]
+    seams = [
+        asyncio.ensure_future(embedder.embed(EmbeddingRequest(model=MODEL, texts=(t,)))) for t in MIXED[1:9]
+    ]
+    calls[3].cancel()
+    got = await asyncio.gather(*calls, return_exceptions=True)
+    answers = await asyncio.gather(*seams)
+    assert isinstance(got[3], asyncio.CancelledError)
+    for i, (vector, seam) in enumerate(alone):
+        if i != 3:
+            assert np.allclose(got[i], vector, atol=1e-6)
+        assert answers[i].input_tokens == seam.input_tokens
+        assert np.allclose(answers[i].vectors[0], seam.vectors[0], atol=1e-6)
+    # Fewer model runs than callers: they were batched (the call cancelled before it started
+    # never reached the model).
+    assert sum(runs) == 15 and len(runs) < 15
+
+
+async def test_a_failed_run_fails_every_call_of_it(embedder: LocalEmbedder) -> None:
+    def broken(texts):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the model failed")
+
+    embedder._encode = broken  # type: ignore[method-assign]
+    results = await asyncio.gather(*(embedder.vectors([t]) for t in MIXED[1:5]), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
