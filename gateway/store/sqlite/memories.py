@@ -94,7 +94,8 @@ class SqliteMemories:
         return await self._engine.write(op)
 
     async def get_memory(self, org: str, assistant_id: str, memory_id: str) -> MemoryRecord | None:
-        return await self._engine.read(lambda db: _load(db, org, assistant_id, memory_id))
+        # One row by its key (a turn reads those it retrieved): on the loop.
+        return await self._engine.point_read(lambda db: _load(db, org, assistant_id, memory_id))
 
     async def update_memory(
         self, org: str, assistant_id: str, memory_id: str, change: MemoryChange
@@ -160,7 +161,7 @@ class SqliteMemories:
         return await self._engine.read(op)
 
     async def scope_version(self, org: str, assistant_id: str) -> int:
-        return await self._engine.read(lambda db: _version(db, org, assistant_id))
+        return await self._engine.point_read(lambda db: _version(db, org, assistant_id))
 
     async def scope_vectors(self, org: str, assistant_id: str) -> ScopeVectors:
         def op(db: sqlite3.Connection) -> ScopeVectors:
