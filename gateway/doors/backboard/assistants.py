@@ -14,7 +14,7 @@ from gateway.core.records import AssistantPatch, AssistantRecord
 from gateway.core.services import Services
 from gateway.doors.backboard.ids import assistant_path_id, is_uuid, new_uuid
 from gateway.doors.backboard.lists import walk
-from gateway.doors.backboard.objects import BackboardAssistant, BackboardAssistantDeleted, iso
+from gateway.doors.backboard.objects import BackboardAssistant, BackboardAssistantDeleted
 from gateway.doors.backboard.render import assistant_object, gateway_model
 from gateway.doors.backboard.schemas import (
     ASSISTANT_UNSUPPORTED,
@@ -23,6 +23,7 @@ from gateway.doors.backboard.schemas import (
 )
 from gateway.doors.backboard.threads import Limit, Skip
 from gateway.doors.backboard.unsupported import refuse_unsupported
+from gateway.times import iso
 
 _PAGE = 100  # the core's largest page of assistants
 

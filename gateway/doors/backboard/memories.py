@@ -19,8 +19,8 @@ from gateway.core.memory import LIST_MAX
 from gateway.core.memory_records import MemoryRecord
 from gateway.core.services import Services
 from gateway.doors.backboard.ids import assistant_path_id, is_uuid
-from gateway.doors.backboard.objects import iso
 from gateway.doors.backboard.schemas import Metadata, Name
+from gateway.times import iso
 
 # A list without `page` returns every memory, up to this many.
 ALL_MAX = 1000

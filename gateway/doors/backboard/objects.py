@@ -3,17 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
 
 from gateway.core.memory_records import RetrievedMemory
-
-
-def iso(us: int) -> str:
-    """RFC 3339 UTC with milliseconds, e.g. `2026-01-06T10:30:00.000Z`."""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class BackboardContextUsage(msgspec.Struct, frozen=True, kw_only=True):

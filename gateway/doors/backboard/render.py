@@ -10,9 +10,9 @@ from gateway.doors.backboard.objects import (
     BackboardContextUsage,
     BackboardMessage,
     BackboardThread,
-    iso,
 )
 from gateway.errors import ValidationFailed
+from gateway.times import iso
 
 # Backboard's status of a message the model finished; a stream its client cancelled, whose
 # partial answer was kept, is "CANCELLED".

@@ -13,9 +13,10 @@ from gateway.core.records import MessageRecord
 from gateway.core.services import Services
 from gateway.doors.backboard.ids import assistant_path_id, is_uuid, new_uuid, thread_path_id
 from gateway.doors.backboard.lists import walk
-from gateway.doors.backboard.objects import BackboardThread, BackboardThreadDeleted, iso
+from gateway.doors.backboard.objects import BackboardThread, BackboardThreadDeleted
 from gateway.doors.backboard.render import thread_object
 from gateway.doors.backboard.schemas import BackboardThreadCreate
+from gateway.times import iso
 
 # Backboard's bounds (its SDK clamps to them too).
 Skip = Annotated[int, QueryParameter(ge=0, le=10_000, description="items to skip, 0-10,000")]

@@ -15,7 +15,7 @@ from msgspec import Meta
 from gateway.core.memory import LIST_MAX, SEARCH_MAX
 from gateway.core.memory_records import MemoryRecord
 from gateway.core.services import Services
-from gateway.doors.freddy.objects import iso
+from gateway.times import iso
 
 Text = Annotated[str, Meta(min_length=1, max_length=8000)]
 User = Annotated[str, Meta(min_length=1, max_length=256)]

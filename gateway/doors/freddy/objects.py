@@ -6,8 +6,6 @@ Freddy's clients parse some fields under other names or shapes (`createdAt` as U
 
 from __future__ import annotations
 
-import functools
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -131,18 +129,6 @@ class ListObject[T](msgspec.Struct, frozen=True, kw_only=True):
 
 ThreadList = ListObject[ThreadObject]
 MessageList = ListObject[MessageObject]
-
-
-def iso(us: int) -> str:
-    """RFC 3339 UTC with milliseconds, e.g. `2026-01-06T10:30:00.000Z`."""
-    seconds, rest = divmod(us, 1_000_000)
-    return f"{_second(seconds)}.{rest // 1000:03d}Z"
-
-
-@functools.lru_cache(maxsize=4096)
-def _second(seconds: int) -> str:
-    # Answers made in the same second share this part (several times an answer, most answers).
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class PinnedThread(ThreadObject, frozen=True, kw_only=True):

@@ -19,8 +19,8 @@ from gateway.doors.freddy.objects import (
     ThreadList,
     ThreadObject,
     ThreadUsage,
-    iso,
 )
+from gateway.times import iso
 
 
 def thread_object(t: ThreadRecord) -> ThreadObject:
