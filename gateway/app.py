@@ -228,6 +228,9 @@ def create_app(
     return app
 
 
+GC_YOUNG_THRESHOLD = 50_000
+
+
 def create_app_from_env() -> Litestar:
     """Entry point for the ASGI server (`--factory`), run once in each worker process."""
     import gc
@@ -242,4 +245,9 @@ def create_app_from_env() -> Litestar:
     # walk it again and again.
     gc.collect()
     gc.freeze()
+    # The young generation is collected after this many new container objects, not 2,000: a turn
+    # makes a few thousand (its context's messages among them), almost all freed by their reference
+    # counts, and a collection costs what is alive then (the requests in flight), however rarely it
+    # runs. Measured: the collector's share of a worker's CPU fell from about 4% to under 1%.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 10)
     return app

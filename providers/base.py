@@ -13,8 +13,10 @@ import msgspec
 Role = Literal["user", "assistant", "system"]
 
 
-class ChatMessage(msgspec.Struct, frozen=True, array_like=True):
-    """One message as a model sees it. `array_like` keeps stored contexts compact."""
+class ChatMessage(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One message as a model sees it. `array_like` keeps stored contexts compact; `gc=False`: it
+    holds only strings, so it is never part of a reference cycle and the collector need not walk
+    the many a worker keeps (gateway.store.sqlite.windows)."""
 
     role: Role
     texts: tuple[str, ...]

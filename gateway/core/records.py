@@ -56,10 +56,11 @@ class MessageRecord(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class HistoryMessage(msgspec.Struct, frozen=True, array_like=True):
+class HistoryMessage(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A thread message as a turn's history reads it: its place and what the model sees.
 
-    `array_like`: the SQLite store builds these straight from one JSON array per read.
+    `array_like`: the SQLite store builds these straight from one JSON array per read. `gc=False`:
+    an int and a `ChatMessage` can form no reference cycle.
     """
 
     seq: int
