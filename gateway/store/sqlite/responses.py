@@ -37,27 +37,32 @@ class SqliteResponses:
         await self._engine.write(op)
 
     async def get_response(self, org: str, response_id: str, at_us: int) -> ResponseRecord | None:
-        def op(db: sqlite3.Connection) -> ResponseRecord | None:
-            row = db.execute(
+        def row(db: sqlite3.Connection) -> ResponseRecord | None:
+            found = db.execute(
                 "SELECT body FROM responses WHERE org = ? AND id = ? AND expires_us > ?",
                 (org, response_id, at_us),
             ).fetchone()
-            if row is None:
-                return None
-            found = decode_response(row[0])
-            if found.context_ref is None or found.thread_id is None:
-                return found
+            return None if found is None else decode_response(found[0])
+
+        # One row by its key, on the loop (a chained turn reads it); the messages a response of a
+        # thread saw, a range of rows, on a reader thread.
+        found = await self._engine.point_read(row)
+        if found is None or found.context_ref is None or found.thread_id is None:
+            return found
+        saved: ResponseRecord = found
+        thread_id, ranges = found.thread_id, found.context_ref
+
+        def context(db: sqlite3.Connection) -> ResponseRecord | None:
             # One indexed range read of the thread's messages the response saw.
-            ranges = found.context_ref
             where = " OR ".join(["seq BETWEEN ? AND ?"] * len(ranges)) or "0"
             rows = db.execute(
                 "SELECT role, texts FROM messages WHERE org = ? AND thread_id = ? "
                 f"AND ({where}) ORDER BY seq",
-                (org, found.thread_id, *(v for r in ranges for v in r)),
+                (org, thread_id, *(v for r in ranges for v in r)),
             ).fetchall()
-            return with_context(found, [ChatMessage(role, decode_texts(texts)) for role, texts in rows])
+            return with_context(saved, [ChatMessage(role, decode_texts(texts)) for role, texts in rows])
 
-        return await self._engine.read(op)
+        return await self._engine.read(context)
 
     async def delete_response(self, org: str, response_id: str, at_us: int) -> bool:
         def op(db: sqlite3.Connection) -> bool:
