@@ -42,5 +42,6 @@ def is_default(name: str, value: Any) -> bool:
 def refuse_unsupported(body: msgspec.Struct, names: tuple[str, ...]) -> None:
     """Raise for the first of `names` that `body` sets to something the gateway would not do."""
     for name in names:
-        if not is_default(name, getattr(body, name)):
+        value = getattr(body, name)
+        if value is not None and not is_default(name, value):  # most are absent: no call for those
             raise UnsupportedParameter(name)
