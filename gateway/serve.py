@@ -14,6 +14,7 @@ refusals in the Freddy envelope (the limits are settings, `GATEWAY_HTTP_*`).
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import sys
 from typing import Any
@@ -23,7 +24,9 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess, multiprocess
 
 from gateway.http.server import HttpLimits, ServerConfig
-from gateway.settings import Settings, load_settings
+from gateway.settings import Settings, SettingsError, load_settings
+from providers.config import ConfigError, load_config
+from providers.table import configured_names
 
 APP = "gateway.app:create_app_from_env"
 
@@ -67,9 +70,54 @@ class _OwnSocketWorker(multiprocess.Process):
         super().target([own])
 
 
+def startup_line(settings: Settings) -> str:
+    """What the gateway serves, on one line: its address, store, cache, providers and the number
+    of API keys (never a key)."""
+    store = (
+        "mongodb" if settings.mongodb_uri else f"sqlite {os.path.join(settings.data_dir, 'gateway.sqlite3')}"
+    )
+    if settings.redis_url:
+        cache = "redis"
+    else:
+        cache = "in-process" if settings.workers == 1 and not settings.mongodb_uri else "none"
+    names = configured_names(settings.provider_settings(), load_config(settings.config_file))
+    keys = len(settings.api_keys)
+    return (
+        f"gateway: listening on http://{settings.host}:{settings.port} with {settings.workers} "
+        f"worker{'s' if settings.workers != 1 else ''}; store {store}; cache {cache}; "
+        f"providers {', '.join(names)}; {keys} API key{'s' if keys != 1 else ''}"
+    )
+
+
+NO_KEYS = (
+    "gateway: WARNING: no API key is configured, so every request but /health answers 401. "
+    'Set GATEWAY_API_KEYS="key=organization_id" (for example GATEWAY_API_KEYS="ak_dev_123=org_dev").'
+)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def main() -> None:
-    settings = load_settings()
+    try:
+        settings = load_settings()
+        line = startup_line(settings)
+    except (SettingsError, ConfigError) as exc:
+        for mistake in getattr(exc, "mistakes", None) or (str(exc),):
+            _say(f"gateway: setting error: {mistake}")
+        sys.exit(2)
     config = server_config(settings)
+    # The address must be free (a plain bind, closed at once): a worker that could not bind would
+    # only be restarted again and again by the supervisor, and one process would print a traceback.
+    try:
+        listen(settings.host, settings.port, reuse_port=False).close()
+    except OSError as exc:
+        _say(f"gateway: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+        sys.exit(STARTUP_FAILURE)
+    _say(line)
+    if not settings.api_keys:
+        _say(NO_KEYS)
     if settings.workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
         # What `uvicorn.run` does with one process, given a configuration of our own.
         server = uvicorn.Server(config)
@@ -78,8 +126,5 @@ def main() -> None:
         if not server.started:
             sys.exit(STARTUP_FAILURE)
         return
-    # The address must be free (a plain bind, closed at once): workers that could not bind would
-    # only be restarted again and again by the supervisor.
-    listen(settings.host, settings.port, reuse_port=False).close()
     multiprocess.Process = _OwnSocketWorker  # type: ignore[misc]  # the supervisor makes its workers with it
     Multiprocess(config, sockets=[]).run()

@@ -11,7 +11,12 @@ from providers.settings import ProviderSettings
 
 
 class SettingsError(ValueError):
-    """A configuration value is malformed; raised at start-up, never per request."""
+    """Configuration values are malformed; raised at start-up, never per request. `mistakes`: one
+    line each, naming the variable (never a key's value)."""
+
+    def __init__(self, *mistakes: str) -> None:
+        super().__init__("; ".join(mistakes))
+        self.mistakes = mistakes
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -194,23 +199,34 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     """Build settings from environment variables (default `os.environ`), then `overrides`."""
     env = os.environ if env is None else env
     values: dict[str, object] = {}
+    mistakes: list[str] = []
     for var, (field, kind) in _ENV.items():
         raw = env.get(var)
         if raw is None or raw == "":
             continue
         try:
             values[field] = kind(raw)
-        except ValueError as exc:
-            raise SettingsError(f"{var}: expected {kind.__name__}, got {raw!r}") from exc
+        except ValueError:
+            mistakes.append(f"{var}: expected {_KINDS.get(kind, kind.__name__)}, got {raw[:64]!r}")
     if env.get("GATEWAY_API_KEYS"):
-        values["api_keys"] = parse_api_keys(env["GATEWAY_API_KEYS"])
+        try:
+            values["api_keys"] = parse_api_keys(env["GATEWAY_API_KEYS"])
+        except SettingsError as exc:
+            mistakes += exc.mistakes
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
-    _check(settings)
+    mistakes += _check(settings)
+    if mistakes:
+        raise SettingsError(*mistakes)
     return settings
 
 
-def _check(s: Settings) -> None:
+_KINDS = {int: "a whole number", float: "a number"}
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _check(s: Settings) -> list[str]:
+    """Every mistake of `s`, one line each, named by its environment variable."""
     positive = (
         "max_messages_per_thread",
         "max_metadata_bytes",
@@ -244,20 +260,24 @@ def _check(s: Settings) -> None:
         "summary_max_tokens",
         "summary_attempts",
     )
-    for name in positive:
-        if getattr(s, name) <= 0:
-            raise SettingsError(f"{name} must be positive")
+    out = [f"{_VAR.get(name, name)} must be positive" for name in positive if getattr(s, name) <= 0]
     if s.mongodb_transactions not in ("auto", "on", "off"):
-        raise SettingsError("GATEWAY_MONGODB_TRANSACTIONS must be auto, on or off")
-    if s.cancel_quick_edit_s < 0:
-        raise SettingsError("GATEWAY_CANCEL_QUICK_EDIT_S must not be negative")
-    if s.summary_after_tokens < 0:
-        raise SettingsError("GATEWAY_SUMMARY_AFTER_TOKENS must not be negative")
-    if s.history_cache_mb < 0:
-        raise SettingsError("GATEWAY_HISTORY_CACHE_MB must not be negative")
-    if s.turn_wait_s < 0:
-        raise SettingsError("GATEWAY_TURN_WAIT_S must not be negative")
-    if s.redis_retries < 0:
-        raise SettingsError("redis_retries must not be negative")
+        out.append("GATEWAY_MONGODB_TRANSACTIONS must be auto, on or off")
+    for name in (
+        "cancel_quick_edit_s",
+        "summary_after_tokens",
+        "history_cache_mb",
+        "turn_wait_s",
+        "redis_retries",
+    ):
+        if getattr(s, name) < 0:
+            out.append(f"{_VAR.get(name, name)} must not be negative")
     if not 0 < s.port < 65536:
-        raise SettingsError("port must be in 1..65535")
+        out.append("GATEWAY_PORT must be in 1..65535")
+    if s.log_level.lower() not in _LOG_LEVELS:
+        out.append(f"GATEWAY_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {s.log_level[:32]!r}")
+    return out
+
+
+# The environment variable of each field (what a mistake is named by).
+_VAR = {field: var for var, (field, _) in _ENV.items()}

@@ -10,8 +10,9 @@ Adding a provider: one `ProviderKind` here and one adapter module implementing
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -100,25 +101,39 @@ TABLE: tuple[ProviderKind, ...] = (
 NAMES = frozenset(kind.name for kind in TABLE)
 
 
-def build_providers(settings: ProviderSettings, config: ProviderConfig) -> dict[str, Provider]:
-    """Adapters for every provider that has a key: upstream hosts come only from configuration."""
-    providers: dict[str, Provider] = {}
+def _configured(
+    settings: ProviderSettings, config: ProviderConfig
+) -> Iterator[tuple[str, Callable[[], Provider]]]:
+    """Each provider that has what it needs (its key; an endpoint's key when it names one), with
+    how to make its adapter: upstream hosts come only from configuration."""
     for kind in TABLE:
         if kind.key is None or getattr(settings, kind.key):
-            providers[kind.name] = kind.factory(
-                **{field: getattr(settings, field) for field in kind.settings}
-            )
+            fields = {field: getattr(settings, field) for field in kind.settings}
+            yield kind.name, functools.partial(kind.factory, **fields)
     for name, endpoint in config.endpoints.items():
         # An endpoint without `api_key_env` is a keyless server; the header still needs a value.
         key = os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else "none"
         if not key:
             continue  # named but without its key: 503 PROVIDER_NOT_CONFIGURED
-        providers[name] = OpenAICompatibleProvider(
-            name=name,
-            base_url=endpoint.base_url,
-            api_key=key,
-            attempt_timeout_s=settings.attempt_timeout_s,
-            default_context_tokens=endpoint.context_tokens or DEFAULT_CONTEXT_TOKENS,
-            legacy_max_tokens=endpoint.legacy_max_tokens,
+        yield (
+            name,
+            functools.partial(
+                OpenAICompatibleProvider,
+                name=name,
+                base_url=endpoint.base_url,
+                api_key=key,
+                attempt_timeout_s=settings.attempt_timeout_s,
+                default_context_tokens=endpoint.context_tokens or DEFAULT_CONTEXT_TOKENS,
+                legacy_max_tokens=endpoint.legacy_max_tokens,
+            ),
         )
-    return providers
+
+
+def configured_names(settings: ProviderSettings, config: ProviderConfig) -> list[str]:
+    """The names of the providers `build_providers` makes adapters for (nothing is made)."""
+    return [name for name, _ in _configured(settings, config)]
+
+
+def build_providers(settings: ProviderSettings, config: ProviderConfig) -> dict[str, Provider]:
+    """Adapters for every provider that has a key: upstream hosts come only from configuration."""
+    return {name: make() for name, make in _configured(settings, config)}
