@@ -99,6 +99,31 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor, saying on standard error when a worker stopped and was replaced (its
+    own lines are below the gateway's log level)."""
+
+    def keep_subprocess_alive(self) -> None:
+        before = list(self.processes)
+        super().keep_subprocess_alive()
+        for old, new in zip(before, self.processes, strict=True):
+            if new is not old:
+                how = _ended(old.exitcode)
+                _say(f"gateway: worker [{old.pid}] stopped ({how}); worker [{new.pid}] started")
+        if self.should_exit.is_set():
+            for old in before:
+                if old.exitcode == STARTUP_FAILURE:
+                    _say(f"gateway: worker [{old.pid}] failed to start; stopping")
+
+
+def _ended(code: int | None) -> str:
+    if code is None:
+        return "hung, killed"
+    if code < 0:
+        return f"signal {-code}"
+    return f"exit code {code}"
+
+
 def main() -> None:
     try:
         settings = load_settings()
@@ -127,4 +152,4 @@ def main() -> None:
             sys.exit(STARTUP_FAILURE)
         return
     multiprocess.Process = _OwnSocketWorker  # type: ignore[misc]  # the supervisor makes its workers with it
-    Multiprocess(config, sockets=[]).run()
+    _Supervisor(config, sockets=[]).run()

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from gateway.serve import startup_line
@@ -86,3 +88,49 @@ def test_without_keys_the_gateway_says_so_when_it_starts(tmp_path: Path) -> None
             proc.stderr.close()
     assert first.startswith(f"gateway: listening on http://127.0.0.1:{port} ") and "0 API keys" in first
     assert second.startswith("gateway: WARNING: no API key is configured")
+
+
+def test_a_worker_that_dies_is_said_and_replaced(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"GATEWAY_PORT": str(port), "GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_WORKERS": "2"}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway"], env={**base, **env}, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        assert "with 2 workers" in proc.stderr.readline()
+        workers: list[int] = []
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            workers = _children(proc.pid)
+        victim = workers[0]
+        os.kill(victim, signal.SIGKILL)
+        line = ""
+        while "stopped" not in line:
+            line = proc.stderr.readline()
+            assert line, "the gateway ended without saying anything"
+        assert line.startswith(f"gateway: worker [{victim}] stopped (signal 9); worker [")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The gateway's worker processes: its children that run the server (multiprocessing's own
+    helpers, if any, are not among them by their command line)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"multiprocessing.spawn" in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)
