@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -57,6 +58,11 @@ def _headers(headers: dict[str, str] | None) -> dict[str, str]:
     return {"X-API-Key": KEY} if headers is None else headers
 
 
+def progress(name: str, seconds: float) -> None:
+    """One line on standard error as each measurement starts (the table comes at the end)."""
+    print(f"bench: {name} ({seconds:g} s)", file=sys.stderr, flush=True)
+
+
 def wrk(
     name: str,
     url: str,
@@ -71,6 +77,7 @@ def wrk(
 ) -> Result:
     """`bodies` spread over the connections, each to `path`, or request k to `paths[k]` with body
     k (the bodies repeated) when `paths` is given (a door whose thread is in the path)."""
+    progress(name, seconds)
     if paths is None:
         paths = [path] * len(bodies)
     else:
@@ -246,6 +253,7 @@ def paced(
     rate: float,
     headers: dict[str, str] | None = None,
 ) -> Result:
+    progress(name, seconds)
     times, errors = asyncio.run(_paced(url, path, body, seconds, rate, _headers(headers)))
     return Result(
         name=name,
@@ -303,6 +311,7 @@ async def _first_delta(
 
 
 def first_delta(name: str, url: str, body: bytes, *, seconds: float, rate: float) -> Result:
+    progress(name, seconds)
     host, port = url.removeprefix("http://").split(":")
     times, errors = asyncio.run(_first_delta(host, int(port), body, seconds, rate))
     return Result(
