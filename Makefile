@@ -1,6 +1,7 @@
 # The gateway's everyday commands. `make help` lists them.
 SHELL := /bin/bash
-UV ?= uv
+# uv: the one on PATH, else the project's own (made by `make install` in .tools/ when none is found).
+UV ?= $(shell command -v uv >/dev/null 2>&1 && uv --version >/dev/null 2>&1 && echo uv || echo $(CURDIR)/.tools/bin/uv)
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist): most tests wait on sockets, processes and timeouts, not on a core.
 PYTEST_WORKERS ?= 2
@@ -10,13 +11,23 @@ PYTEST_WORKERS ?= 2
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-install: ## install uv when missing, then the locked dependencies into .venv (compiled: fast process starts)
-	@command -v $(UV) >/dev/null 2>&1 && $(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+install: ## uv when missing (into .tools/, no root needed), then the locked dependencies into .venv (compiled)
+	@if ! $(UV) --version >/dev/null 2>&1; then \
+		echo "uv not found: installing it into .tools/ (a virtual environment of this project's)"; \
+		python3 -m venv .tools && .tools/bin/python -m pip install --quiet uv; \
+	fi
 	$(UV) sync --frozen --compile-bytecode
 
 test-deps: ## redis-server, wrk and hey for the tests and the benchmark smoke (Debian's packages) when missing
-	@command -v redis-server >/dev/null 2>&1 && command -v wrk >/dev/null 2>&1 && command -v hey >/dev/null 2>&1 \
-		|| { apt-get update -qq && apt-get install -y -qq redis-server wrk hey; }
+	@missing=""; for tool in redis-server wrk hey; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && apt-get install -y -qq $$missing; \
+		else \
+			echo "missing:$$missing. Install them (Debian/Ubuntu: sudo apt-get install$$missing), then run make test again."; \
+			exit 1; \
+		fi; \
+	fi
 
 bench: install test-deps ## the benchmark: one table (GATEWAY_BENCH_MONGODB_URI adds MongoDB; BENCH_ARGS=--soak for RSS)
 	$(UV) run --frozen --no-sync python -m tests.bench $(BENCH_ARGS)
