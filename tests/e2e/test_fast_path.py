@@ -14,45 +14,14 @@ import pytest_asyncio
 
 from gateway.app import create_app
 from tests.conftest import KEY_A, ORG_B, in_this_loop, make_settings, ok, sse_events, uid, user
+from tests.e2e.fast_helpers import Counting, Front
 
 TURN = "/v1/model/response"
 
 
-class Counting:
-    """The framework behind the fast path, counting what it is handed."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.calls = 0
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        self.calls += 1
-        await self.app(scope, receive, send)
-
-
-class Front:
-    """The gateway's entry as built, its fast path in front, with what it hands over counted."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        # The Freddy door's: the one that takes its turn's path.
-        self.fast = next(
-            f
-            for f in app.fast_paths
-            if f.takes({"type": "http", "path": TURN, "method": "POST", "query_string": b""})
-        )
-        self.framework = Counting(app.framework)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.fast.takes(scope):
-            await self.fast(scope, receive, send, self.framework)
-        else:
-            await self.app(scope, receive, send)
-
-
 @pytest_asyncio.fixture
 async def gw(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Counting]]:
-    front = Front(create_app(make_settings(tmp_path, max_body_bytes=4096)))
+    front = Front(create_app(make_settings(tmp_path, max_body_bytes=4096)), TURN)
     async with in_this_loop(front) as client:
         yield client, front.framework
 

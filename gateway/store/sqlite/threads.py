@@ -98,14 +98,12 @@ class SqliteThreads:
     ) -> TurnView:
         def op(db: sqlite3.Connection) -> tuple[Standing, TurnView]:
             s, thread = standing_of(db, org, thread_id, at_us)
-            if s is not Standing.LIVE or thread is None:
+            if s is not Standing.LIVE:
                 return s, TurnView(thread=None, tombstoned=is_gone(s))
             return s, TurnView(
                 thread=thread,
                 system=self._system(db, org, thread_id, system_limit),
-                recent=self._windows.recent(
-                    db, org, thread_id, thread.created_us, recent_limit, self._history
-                ),
+                recent=self._windows.recent(db, org, thread_id, recent_limit, self._history),
             )
 
         s, view = await self._read_view(org, thread_id, op)

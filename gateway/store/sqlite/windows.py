@@ -12,8 +12,9 @@ What is kept is checked against the thread's row on every use, so it is never se
 - a thread deleted (or expired) and made again under the same id has another `created_us`.
 So while `created_us` and `edits` are the ones the entry was made with, every message it holds is
 still the thread's, unchanged, and the thread's other newer messages are exactly those with a
-sequence number above its newest. The counter is read before the messages: an edit that lands
-between the two reads makes the entry carry the older count, so the next use reads again.
+sequence number above its newest. Both are read together, in one row read, before the messages:
+an edit that lands between that read and the messages' makes the entry carry the older count, so
+the next use reads again.
 
 Bounded by the characters held (`GATEWAY_HISTORY_CACHE_MB`, least recently used first out); the
 reader threads share it under a lock. Each entry holds at most `MAX_KEPT` messages.
@@ -72,7 +73,7 @@ class Windows:
             return (org, thread_id) in self._kept
 
     def recent(
-        self, db: sqlite3.Connection, org: str, thread_id: str, created_us: int, limit: int, read: History
+        self, db: sqlite3.Connection, org: str, thread_id: str, limit: int, read: History
     ) -> list[HistoryMessage]:
         """Up to `limit` of the thread's newest non-system messages, newest first (as `read` over
         `seq < ?` would give them)."""
@@ -81,10 +82,11 @@ class Windows:
         key = (org, thread_id)
         with self._lock:
             kept = self._kept.get(key)
-        row = db.execute("SELECT edits FROM threads WHERE org = ? AND id = ?", key).fetchone()
+        # Both in one row read: which life of the id, and how many edits it has had.
+        row = db.execute("SELECT created_us, edits FROM threads WHERE org = ? AND id = ?", key).fetchone()
         if row is None:  # gone since the caller read it
             return read(db, RECENT, (org, thread_id, 2**62, limit))
-        edits = int(row[0])
+        created_us, edits = int(row[0]), int(row[1])
         if kept is not None and kept.created_us == created_us and kept.edits == edits:
             added = read(db, _SINCE, (org, thread_id, kept.messages[0].seq, limit))
             if len(added) < limit and (kept.whole or len(kept.messages) + len(added) >= limit):

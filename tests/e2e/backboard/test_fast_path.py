@@ -15,30 +15,14 @@ import pytest_asyncio
 from gateway.app import create_app
 from tests.conftest import KEY_A, in_this_loop, make_settings
 from tests.e2e.backboard.helpers import data_events, is_uuid, new_id, ok
-from tests.e2e.test_fast_path import Counting
+from tests.e2e.fast_helpers import Counting, Front
 
 TURN = "/api/threads/messages"
 
 
-class Front:
-    """The gateway's entry as built, its Backboard fast path in front, what it hands over counted."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        scope = {"type": "http", "path": TURN, "method": "POST", "query_string": b"", "headers": []}
-        self.fast = next(f for f in app.fast_paths if f.takes(scope))
-        self.framework = Counting(app.framework)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.fast.takes(scope):
-            await self.fast(scope, receive, send, self.framework)
-        else:
-            await self.app(scope, receive, send)
-
-
 @pytest_asyncio.fixture
 async def gw(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Counting]]:
-    front = Front(create_app(make_settings(tmp_path, max_body_bytes=4096)))
+    front = Front(create_app(make_settings(tmp_path, max_body_bytes=4096)), TURN)
     async with in_this_loop(front) as client:
         client.headers["X-API-Key"] = KEY_A
         yield client, front.framework
@@ -119,7 +103,7 @@ async def test_both_paths_answer_alike(gw: tuple[httpx.AsyncClient, Counting]) -
 
 
 def test_only_json_bodies_are_taken(tmp_path: Path) -> None:
-    fast = Front(create_app(make_settings(tmp_path))).fast
+    fast = Front(create_app(make_settings(tmp_path)), TURN).fast
 
     def scope(media: bytes | None) -> Any:
         headers = [] if media is None else [(b"content-type", media)]

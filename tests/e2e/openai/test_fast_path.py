@@ -14,42 +14,15 @@ import pytest_asyncio
 
 from gateway.app import create_app
 from tests.conftest import KEY_A, ORG_B, in_this_loop, make_settings
+from tests.e2e.fast_helpers import Counting, Front
 
 PATH = "/v1/responses"
 AUTH = {"Authorization": f"Bearer {KEY_A}"}
 
 
-class Counting:
-    """The framework behind the fast path, counting what it is handed."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.calls = 0
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        self.calls += 1
-        await self.app(scope, receive, send)
-
-
-class Front:
-    """The gateway's entry with the OpenAI door's fast path in front, what it hands over counted."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        probe = {"type": "http", "path": PATH, "method": "POST", "query_string": b""}
-        self.fast = next(f for f in app.fast_paths if f.takes(probe))
-        self.framework = Counting(app.framework)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.fast.takes(scope):
-            await self.fast(scope, receive, send, self.framework)
-        else:
-            await self.app(scope, receive, send)
-
-
 @pytest_asyncio.fixture
 async def gw(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Counting]]:
-    front = Front(create_app(make_settings(tmp_path, max_body_bytes=4096)))
+    front = Front(create_app(make_settings(tmp_path, max_body_bytes=4096)), PATH)
     async with in_this_loop(front) as client:
         yield client, front.framework
 
