@@ -1,6 +1,6 @@
-"""`python -m gateway`: serve the gateway (see `gateway.serve`)."""
+"""`python -m gateway`: serve the gateway (`gateway.serve`); `keys ...` manages API keys (`gateway.cli`)."""
 
-from gateway.serve import main
+from gateway.cli import cli
 
 if __name__ == "__main__":
-    main()
+    cli(prog_name="python -m gateway")

@@ -107,7 +107,9 @@ def create_app(
     configure_logging(settings.log_level)
     limits = Limits.from_settings(settings)
     config = config or load_config(settings.config_file)
-    the_store = CachedStore(store or default_store(settings, limits), cache or default_cache(settings))
+    backend = store or default_store(settings, limits)
+    the_store = CachedStore(backend, cache or default_cache(settings))
+    keyring = KeyRing(settings.api_keys, getattr(backend, "keys", None))
     # The app closes only the adapters it made; adapters passed in belong to the caller.
     owned = build_providers(settings.provider_settings(), config) if providers is None else {}
     registry = Registry(
@@ -186,6 +188,8 @@ def create_app(
         runner.start()
         services.turns.wake = runner.wake
         purger = asyncio.create_task(purge_loop(the_store, settings.purge_interval_s, clock))
+        await keyring.refresh()
+        key_refresher = asyncio.create_task(keyring.run())
         # In the main thread (a server's worker), SIGTERM starts the drain; not in a test's thread.
         undo = shutdown.install() if threading.current_thread() is threading.main_thread() else None
         try:
@@ -194,8 +198,11 @@ def create_app(
             if undo is not None:
                 undo()
             purger.cancel()
+            key_refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            with contextlib.suppress(asyncio.CancelledError):
+                await key_refresher
             # Running jobs get what is left of the grace; the rest go back to the queue.
             await runner.stop(grace_s=shutdown.left_s())
             await locks.aclose()
@@ -205,7 +212,6 @@ def create_app(
             for adapter in owned.values():
                 await adapter.aclose()
 
-    keyring = KeyRing(settings.api_keys)
     freddy = freddy_door(services, keyring, max_body_bytes=settings.max_body_bytes)
     backboard = backboard_door(services, keyring, caller, max_body_bytes=settings.max_body_bytes)
     openai = openai_door(services, keyring, max_body_bytes=settings.max_body_bytes)

@@ -3,7 +3,9 @@ names one organization."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -13,6 +15,10 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 from gateway.errors import AuthenticationRequired, InvalidApiKey, OrganizationAccessDenied, ValidationFailed
+from gateway.store.protocols import KeyStore
+
+_log = structlog.get_logger(__name__)
+_TOUCH_EVERY_US = 60_000_000  # `last_used` written at most once a minute per key
 
 
 def _digest(key: str) -> bytes:
@@ -20,13 +26,75 @@ def _digest(key: str) -> bytes:
 
 
 class KeyRing:
-    """Keys are held only as SHA-256 digests, so no key sits in memory in a loggable form."""
+    """Keys are held only as SHA-256 digests, so no key sits in memory in a loggable form.
 
-    def __init__(self, keys: Mapping[str, str]) -> None:
+    The environment's keys, plus a snapshot of the store's keys not revoked (`source`), reloaded by
+    `run` whenever the store's change marker moves, so a revocation holds within a second on every
+    worker and replica. The lookup of a request stays synchronous and cheap.
+    """
+
+    def __init__(self, keys: Mapping[str, str], source: KeyStore | None = None) -> None:
         self._orgs = {_digest(k): org for k, org in keys.items()}
+        self._source = source
+        self._stored: dict[bytes, tuple[str, str]] = {}
+        self._marker: tuple[int, int] | None = None
+        self._used: dict[str, int] = {}  # key id -> when last written as used (µs)
+        self._pending: set[str] = set()
 
     def organization(self, key: str) -> str | None:
-        return self._orgs.get(_digest(key))
+        digest = _digest(key)
+        org = self._orgs.get(digest)
+        if org is not None:
+            return org
+        stored = self._stored.get(digest)
+        if stored is None:
+            return None
+        self._note_use(stored[0])
+        return stored[1]
+
+    async def resolve(self, key: str) -> str | None:
+        """`organization`, else one look in the store (a key created since the last snapshot)."""
+        org = self.organization(key)
+        if org is not None or self._source is None:
+            return org
+        try:
+            found = await self._source.find_key(_digest(key))
+        except Exception:  # noqa: BLE001 - the store unreachable: the key is not known
+            return None
+        if found is None:
+            return None
+        self._stored[_digest(key)] = found
+        self._note_use(found[0])
+        return found[1]
+
+    def _note_use(self, key_id: str) -> None:
+        now = int(time.time() * 1_000_000)
+        if now - self._used.get(key_id, 0) >= _TOUCH_EVERY_US:
+            self._used[key_id] = now
+            self._pending.add(key_id)
+
+    async def refresh(self) -> None:
+        """Reload the snapshot when the store's marker moved; write the keys used since last time."""
+        if self._source is None:
+            return
+        marker = await self._source.keys_marker()
+        if marker != self._marker:
+            self._stored = await self._source.live_keys()
+            self._marker = marker
+        if self._pending:
+            used, self._pending = sorted(self._pending), set()
+            await self._source.touch_keys(used, int(time.time() * 1_000_000))
+
+    async def run(self, interval_s: float = 0.25) -> None:
+        """The background task of a worker: `refresh` every `interval_s` until cancelled."""
+        while True:
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the store unreachable a moment: the last snapshot stands
+                _log.warning("key_refresh_failed", error=type(exc).__name__)
+            await asyncio.sleep(interval_s)
 
 
 def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -64,7 +132,7 @@ def authenticate(keyring: KeyRing) -> Guard:
             raise AuthenticationRequired(
                 "An API key is required: send `X-API-Key` or `Authorization: Bearer`."
             )
-        org = keyring.organization(key)
+        org = await keyring.resolve(key)
         if org is None:
             raise InvalidApiKey("The API key is not valid.")
         connection.state.org = org

@@ -374,3 +374,34 @@ class Backend(Protocol):
         """Raise when the store cannot answer."""
 
     async def purge_expired(self, at_us: int) -> PurgeReport: ...
+
+
+class KeyRecord(msgspec.Struct, frozen=True):
+    """An API key kept in the store (SPEC §15): never the key itself, only its digest beside it."""
+
+    id: str
+    org: str
+    name: str | None
+    created_us: int
+    last_used_us: int | None = None
+    revoked_us: int | None = None
+
+
+class KeyStore(Protocol):
+    async def create_key(self, record: KeyRecord, digest: bytes) -> None: ...
+
+    async def list_keys(self, org: str | None) -> list[KeyRecord]: ...
+
+    async def revoke_key(self, key_id: str, at_us: int) -> bool: ...
+
+    async def keys_marker(self) -> tuple[int, int]:
+        """A cheap change marker (count, latest update): the snapshot is reloaded when it moves."""
+        ...
+
+    async def live_keys(self) -> dict[bytes, tuple[str, str]]:
+        """digest -> (id, organization) of every key not revoked."""
+        ...
+
+    async def find_key(self, digest: bytes) -> tuple[str, str] | None: ...
+
+    async def touch_keys(self, key_ids: list[str], at_us: int) -> None: ...

@@ -16,6 +16,7 @@ from gateway.store.sqlite.cancels import SqliteCancels
 from gateway.store.sqlite.engine import SqliteEngine
 from gateway.store.sqlite.idempotency import SqliteIdempotency
 from gateway.store.sqlite.jobs import JOBS_SCHEMA, SqliteJobs
+from gateway.store.sqlite.keys import KEYS_SCHEMA, SqliteKeys
 from gateway.store.sqlite.locks import FileLocks
 from gateway.store.sqlite.memories import MEMORIES_SCHEMA, SqliteMemories
 from gateway.store.sqlite.responses import SqliteResponses
@@ -52,6 +53,11 @@ class SqliteStore:
         self._jobs = SqliteJobs(self._engine)
         self._memories = SqliteMemories(self._engine)
         self._summaries = SqliteSummaries(self._engine)
+        self._keys = SqliteKeys(self._engine)
+
+    @property
+    def keys(self) -> SqliteKeys:
+        return self._keys
 
     @property
     def threads(self) -> SqliteThreads:
@@ -90,7 +96,7 @@ class SqliteStore:
         return self._summaries
 
     async def open(self) -> None:
-        await self._engine.open(SCHEMA + JOBS_SCHEMA + MEMORIES_SCHEMA, migrate)
+        await self._engine.open(SCHEMA + JOBS_SCHEMA + MEMORIES_SCHEMA + KEYS_SCHEMA, migrate)
         self._locks.open()
 
     async def close(self) -> None:
