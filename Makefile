@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # Test processes (pytest-xdist): most tests wait on sockets, processes and timeouts, not on a core.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install test-deps run run-prod test sdk-legacy bench lint format contract clean
+.PHONY: help install test-deps run run-prod test sdk-legacy bench mutate lint format contract clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,11 @@ test-deps: ## redis-server, wrk and hey for the tests and the benchmark smoke (D
 
 bench: install test-deps ## the benchmark: one table (GATEWAY_BENCH_MONGODB_URI adds MongoDB; BENCH_ARGS=--soak for RSS)
 	$(UV) run --frozen --no-sync python -m tests.bench $(BENCH_ARGS)
+
+mutate: install ## mutation testing of the core (mutmut; not part of make test): score and survivors
+	rm -rf mutants
+	$(UV) run --frozen --no-sync mutmut run --max-children $${MUTATE_CHILDREN:-$$(nproc)} || true
+	$(UV) run --frozen --no-sync python -m tests.mutation_report
 
 run: install ## serve the gateway (embedded SQLite, in-process cache, echo model) on GATEWAY_HOST:GATEWAY_PORT
 	$(UV) run --frozen --no-sync python -m gateway
