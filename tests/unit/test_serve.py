@@ -27,7 +27,11 @@ def test_workers_share_a_port_through_their_own_sockets() -> None:
     port = first.getsockname()[1]
     try:
         second = listen("127.0.0.1", port, reuse_port=True)
-        second.close()
+        try:
+            assert second.getsockname()[1] == port
+            assert second.fileno() != first.fileno()
+        finally:
+            second.close()
     finally:
         first.close()
 
