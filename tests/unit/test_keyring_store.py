@@ -17,7 +17,10 @@ class FakeKeys:
         self.finds = 0
 
     def add(self, key: str, kid: str, org: str) -> None:
-        self.live[hashlib.sha256(key.encode()).digest()] = (kid, org)
+        self.put(KeyRecord(id=kid, org=org, name=None, created_us=0), hashlib.sha256(key.encode()).digest())
+
+    def put(self, record: KeyRecord, digest: bytes) -> None:
+        self.live[digest] = (record.id, record.org)
         self.version += 1
 
     def revoke(self, kid: str) -> None:
@@ -25,7 +28,7 @@ class FakeKeys:
         self.version += 1
 
     async def create_key(self, record: KeyRecord, digest: bytes) -> None:
-        raise NotImplementedError
+        self.put(record, digest)
 
     async def list_keys(self, org: str | None) -> list[KeyRecord]:
         return []
