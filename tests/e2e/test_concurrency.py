@@ -11,6 +11,7 @@ requests really were in flight at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,11 +31,13 @@ class JitterEcho(EchoProvider):
         super().__init__()
         self.in_flight = 0
         self.peak = 0
+        self.called = asyncio.Event()
         self._delay_s = delay_s
 
     async def complete(self, request: ModelRequest) -> Completion:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
+        self.called.set()
         try:
             await asyncio.sleep(random.uniform(*self._delay_s))
             return await super().complete(request)
@@ -153,13 +156,25 @@ async def test_concurrent_streamed_turns_are_saved_whole(tmp_path: Path) -> None
             }
             for i in range(10)
         ]
-        results = await asyncio.gather(*(a.post("/v1/model/response", json=b) for b in bodies))
+        flight = InFlight()
+        results = await asyncio.gather(*(flight.run(a.post("/v1/model/response", json=b)) for b in bodies))
+        assert flight.peak == 10, "the streams were not open together"
+        assert provider.peak == 1, "two turns of one thread ran at once"
         assert all(r.status_code == 200 and "response.completed" in r.text for r in results)
         messages = await a.messages(tid)
         assert len(messages) == 22
         pairs = list(zip(messages[2::2], messages[3::2], strict=True))
         assert all(q["response_id"] == ans["response_id"] for q, ans in pairs)
         assert sorted(q["texts"][0]["text"] for q, _ in pairs) == sorted(f"s-{i}" for i in range(10))
+        # Linearizable: each saved answer echoes every question saved up to and including its own.
+        questions = [m["texts"][0]["text"] for m in messages[::2]]
+        for k, answer in enumerate(messages[1::2], start=1):
+            assert answer["texts"][0]["text"].splitlines() == questions[:k], k
+        # Each stream carried its own turn's answer: the one saved for its question.
+        saved = {q["texts"][0]["text"]: ans["texts"][0]["text"] for q, ans in pairs}
+        for body, r in zip(bodies, results, strict=True):
+            completed = r.text.split("event: response.completed", 1)[1]
+            assert json.dumps(saved[body["inputs"][0]["content"]])[1:-1] in completed
 
 
 async def test_message_limit_holds_under_concurrency(tmp_path: Path) -> None:
@@ -196,7 +211,7 @@ async def test_a_turn_that_waits_longer_than_the_turn_wait_is_thread_busy(tmp_pa
     async with concurrent_gateway(tmp_path, provider, turn_wait_s=0.1) as a:
         tid = uid()
         slow = asyncio.create_task(a.say("slow", thread=tid))
-        await asyncio.sleep(0.1)  # the first turn holds the thread, in its model call
+        await provider.called.wait()  # the first turn holds the thread, in its model call
         error = err(await a.say("impatient", thread=tid), 409, "THREAD_BUSY")
         assert error["details"] == {}
         busy = await a.say("impatient", thread=tid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -27,13 +27,23 @@ def put(k: str, v: int = 1, fail: BaseException | None = None):  # type: ignore[
 
 
 async def one_batch(engine: SqliteEngine, *jobs: tuple[object, bool]) -> list[object]:
-    """Run `jobs` as one batch: the writer is held busy while they are queued."""
-    busy = asyncio.ensure_future(engine.write(lambda db: time.sleep(0.2)))
-    await asyncio.sleep(0.05)
-    results = await asyncio.gather(
-        *(engine.write(fn, keep_on_refusal=keep) for fn, keep in jobs),  # type: ignore[arg-type]
-        return_exceptions=True,
-    )
+    """Run `jobs` as one batch: the writer is held inside a write of its own until all are queued."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(db: sqlite3.Connection) -> None:
+        started.set()
+        release.wait(30)
+
+    busy = asyncio.ensure_future(engine.write(hold))
+    assert await asyncio.to_thread(started.wait, 30)  # the writer is in `hold`: its batch is closed
+    loop = asyncio.get_running_loop()
+    # Started eagerly: each `write` queues its job before create returns, so all wait for one batch.
+    tasks = [
+        asyncio.eager_task_factory(loop, engine.write(fn, keep_on_refusal=keep))  # type: ignore[arg-type]
+        for fn, keep in jobs
+    ]
+    release.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
     await busy
     return results
 

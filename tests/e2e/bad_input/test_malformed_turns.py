@@ -195,7 +195,7 @@ TURN_CASES = [
     Case(
         "deep-nested-metadata",
         422,
-        None,
+        V,
         json_body=None,
         content=b'{"model": "echo", "inputs": %s, "thread": {"id": "deep", "metadata": %s1%s}}'
         % (json.dumps([user("hi")]).encode(), b'{"a":' * 100_000, b"}" * 100_000),

@@ -4,9 +4,11 @@ the backend's ping."""
 from __future__ import annotations
 
 import msgspec
+import pytest
 
 from gateway.core.records import MessageRecord, Usage
 from gateway.core.rules import apply_turn
+from gateway.errors import StoreUnavailable
 from gateway.ids import new_id
 from gateway.store.protocols import Backend, TurnWrite
 from tests.integration.store_contract.helpers import LIMITS, T0, response, thread, turn
@@ -57,5 +59,8 @@ async def test_responses_expire_and_are_scoped(store: Backend) -> None:
     assert await store.responses.get_response("o1", r.id, r.expires_us) is None
 
 
-async def test_ping_answers(store: Backend) -> None:
-    await store.ping()
+async def test_ping_answers_while_open_and_refuses_once_closed(store: Backend) -> None:
+    assert await store.ping() is None
+    await store.close()
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
