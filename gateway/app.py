@@ -35,13 +35,14 @@ from gateway.doors.freddy.errors import handle_exception
 from gateway.doors.openai.docs import OPENAI_DOCS
 from gateway.doors.openai.door import openai_door
 from gateway.http.asgi import Gateway
-from gateway.http.auth import KeyRing
+from gateway.http.auth import KeyRing, rate_limit_headers
 from gateway.http.body import StrictRequest
 from gateway.http.context import RequestContextMiddleware, before_send
 from gateway.http.envelopes import by_path_prefix
 from gateway.http.health import health, ready
 from gateway.http.openapi import refine
 from gateway.logs import configure_logging
+from gateway.ratelimit import Counters, Limiter, RedisCounters
 from gateway.settings import Settings, load_settings
 from gateway.store.cache import MemoryCache, NullCache, ResponseCache
 from gateway.store.cached import CachedStore
@@ -92,6 +93,21 @@ def default_cache(settings: Settings) -> ResponseCache:
     return NullCache()
 
 
+def default_limiter(settings: Settings, backend: Backend) -> Limiter | None:
+    """The per-key rate limits (SPEC §15), counted in Redis when configured, else in the store;
+    None when no limit is set."""
+    if settings.rate_limit_rpm is None and settings.rate_limit_tpm is None:
+        return None
+    counters: Counters | None = getattr(backend, "rate_limits", None)
+    if settings.redis_url:
+        counters = RedisCounters(
+            settings.redis_url, timeout_s=settings.redis_timeout_s, pool_size=settings.redis_pool_size
+        )
+    if counters is None:
+        raise ValueError(f"the {backend.name} store keeps no rate-limit counters")
+    return Limiter(counters, rpm=settings.rate_limit_rpm, tpm=settings.rate_limit_tpm)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -109,7 +125,8 @@ def create_app(
     config = config or load_config(settings.config_file)
     backend = store or default_store(settings, limits)
     the_store = CachedStore(backend, cache or default_cache(settings))
-    keyring = KeyRing(settings.api_keys, getattr(backend, "keys", None))
+    limiter = default_limiter(settings, backend)
+    keyring = KeyRing(settings.api_keys, getattr(backend, "keys", None), limiter=limiter)
     # The app closes only the adapters it made; adapters passed in belong to the caller.
     owned = build_providers(settings.provider_settings(), config) if providers is None else {}
     registry = Registry(
@@ -162,6 +179,7 @@ def create_app(
             default_model=settings.default_model,
             memory=memory,
             summaries=Summaries(the_store.summaries, summary_settings),
+            spend=limiter.spend if limiter is not None and limiter.counts_tokens else None,
         ),
         threads=ThreadService(the_store.threads, caller, limits, clock, assistants=assistants),
         assistants=assistants,
@@ -209,6 +227,8 @@ def create_app(
             services.turns.wake = None
             await memory.embedder.aclose()
             await the_store.close()
+            if limiter is not None:
+                await limiter.close()
             for adapter in owned.values():
                 await adapter.aclose()
 
@@ -221,7 +241,8 @@ def create_app(
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
         middleware=[RequestContextMiddleware],
-        before_send=[before_send],
+        # The X-RateLimit-* headers of the framework's answers, only when limits are set.
+        before_send=[before_send] if limiter is None else [before_send, rate_limit_headers],
         # Errors outside every route (an unknown path) are answered in the envelope of the door whose
         # paths they are under, else in the native door's.
         exception_handlers={Exception: by_path_prefix([backboard.errors, *openai.errors], handle_exception)},

@@ -94,6 +94,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     summary_after_tokens: int = 1000
     summary_max_tokens: int = 600
     summary_attempts: int = 3
+    # Per-key rate limits (SPEC §15): requests and tokens per minute; unset: no limit, no check.
+    rate_limit_rpm: int | None = None
+    rate_limit_tpm: int | None = None
 
     def __repr__(self) -> str:
         # Settings are printed in debugging sessions; keys must not be.
@@ -176,6 +179,8 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_SUMMARY_AFTER_TOKENS": ("summary_after_tokens", int),
     "GATEWAY_SUMMARY_MAX_TOKENS": ("summary_max_tokens", int),
     "GATEWAY_SUMMARY_ATTEMPTS": ("summary_attempts", int),
+    "GATEWAY_RATE_LIMIT_RPM": ("rate_limit_rpm", int),
+    "GATEWAY_RATE_LIMIT_TPM": ("rate_limit_tpm", int),
 }
 
 
@@ -272,6 +277,10 @@ def _check(s: Settings) -> list[str]:
     ):
         if getattr(s, name) < 0:
             out.append(f"{_VAR.get(name, name)} must not be negative")
+    for name in ("rate_limit_rpm", "rate_limit_tpm"):
+        limit = getattr(s, name)
+        if limit is not None and limit <= 0:
+            out.append(f"{_VAR[name]} must be positive (leave it unset for no limit)")
     if not 0 < s.port < 65536:
         out.append("GATEWAY_PORT must be in 1..65535")
     if s.log_level.lower() not in _LOG_LEVELS:

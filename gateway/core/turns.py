@@ -7,7 +7,7 @@ even for a streaming request); `complete` and `stream` call the model and save t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import msgspec
 import structlog
@@ -63,8 +63,11 @@ class TurnService:
         wake: Callable[[], None] | None = None,
         quick_edit_s: float = 5.0,
         clock: Callable[[], int] = now_us,
+        spend: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._shutdown = shutdown
+        # Given each finished turn's tokens (the per-key tokens-per-minute limit), when one is set.
+        self._spend = spend
         self._assistants = assistants
         self._default_model = default_model
         self._memory = memory
@@ -323,6 +326,8 @@ class TurnService:
         return await self._cancels.cancel(org, thread_id)
 
     async def _save(self, p: Prepared, completion: Completion, status: str = "completed") -> ResponseRecord:
+        if self._spend is not None:  # the model's work is done, whatever the save does
+            await self._spend(completion.input_tokens + completion.output_tokens)
         at = self._clock()
         response, done = saved_response(p, completion, self._limits, at, status)
         if not p.keep:

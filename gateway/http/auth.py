@@ -12,9 +12,10 @@ from typing import Any
 import structlog
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import Guard
+from litestar.types import Guard, Message, Scope
 
 from gateway.errors import AuthenticationRequired, InvalidApiKey, OrganizationAccessDenied, ValidationFailed
+from gateway.ratelimit import Limiter
 from gateway.store.protocols import KeyStore
 
 _log = structlog.get_logger(__name__)
@@ -31,11 +32,17 @@ class KeyRing:
     The environment's keys, plus a snapshot of the store's keys not revoked (`source`), reloaded by
     `run` whenever the store's change marker moves, so a revocation holds within a second on every
     worker and replica. The lookup of a request stays synchronous and cheap.
+
+    `limiter`: the keys' rate limits (SPEC §15), checked wherever a key is (the guard, the fast
+    paths); None when no limit is set, and then nothing is checked.
     """
 
-    def __init__(self, keys: Mapping[str, str], source: KeyStore | None = None) -> None:
+    def __init__(
+        self, keys: Mapping[str, str], source: KeyStore | None = None, *, limiter: Limiter | None = None
+    ) -> None:
         self._orgs = {_digest(k): org for k, org in keys.items()}
         self._source = source
+        self.limiter = limiter
         self._stored: dict[bytes, tuple[str, str]] = {}
         self._marker: tuple[int, int] | None = None
         self._used: dict[str, int] = {}  # key id -> when last written as used (µs)
@@ -123,8 +130,26 @@ def check_organization(claimed: str | None, org: str) -> None:
         raise OrganizationAccessDenied("This API key does not give access to that organization.")
 
 
+RATE_HEADERS = "rate_limit_headers"  # the scope's state: the X-RateLimit-* headers of the answer
+
+
+async def rate_limit_headers(message: Message, scope: Scope) -> None:
+    """A `before_send` hook (only when limits are set): the `X-RateLimit-*` headers the guard found
+    added to the answer; a refusal carries its own."""
+    if message["type"] != "http.response.start":
+        return
+    found: dict[str, str] | None = scope.get("state", {}).get(RATE_HEADERS)
+    if found:
+        message["headers"] = [
+            *message.get("headers", ()),
+            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in found.items()),
+        ]
+
+
 def authenticate(keyring: KeyRing) -> Guard:
-    """The guard of every route but health: sets `connection.state.org` and the log's organization."""
+    """The guard of every route but health: sets `connection.state.org` and the log's organization,
+    and counts the request against its key's rate limits when they are set."""
+    limiter = keyring.limiter
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         key = presented_key(connection.scope["headers"])
@@ -137,6 +162,8 @@ def authenticate(keyring: KeyRing) -> Guard:
             raise InvalidApiKey("The API key is not valid.")
         connection.state.org = org
         structlog.contextvars.bind_contextvars(organization_id=org)
+        if limiter is not None:
+            connection.scope["state"][RATE_HEADERS] = await limiter.admit(key)
         query = connection.query_params
         repeated = sorted({k for k in query if len(query.getall(k)) > 1})
         if repeated:

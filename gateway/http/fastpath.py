@@ -140,6 +140,7 @@ class FastRoute[B: StreamingBody]:
         self._decode = decode
         self._edge = edge
         self._keyring = keyring
+        self._limiter = keyring.limiter
         self._max_body = max_body_bytes
         # A route that also reads other media (forms): only JSON bodies (or none named) are taken.
         self._json_only = json_only
@@ -163,7 +164,7 @@ class FastRoute[B: StreamingBody]:
             return
         key = presented_key(scope["headers"])
         org = self._keyring.organization(key) if key is not None else None
-        if body.data is None or org is None:  # over the limit (413), or the key's 401
+        if body.data is None or key is None or org is None:  # over the limit (413), or the key's 401
             await handoff(scope, body.replay, send)
             return
         try:
@@ -178,10 +179,16 @@ class FastRoute[B: StreamingBody]:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=rid, organization_id=org)
         headers: dict[str, Any]
+        limits: dict[str, str] | None = None
         try:
+            if self._limiter is not None:
+                # Counted here only when this path answers (one handed over is counted by the guard).
+                limits = await self._limiter.admit(key)
             answer, headers = await self._edge.answer(org, data, idempotency_key(scope["headers"]))
             status = 200
         except Exception as exc:  # noqa: BLE001 - every failure becomes the envelope, as in the framework
             error, answer = self._edge.error(exc, rid)
             status, headers = error.status, error.headers
+        if limits:
+            headers = {**headers, **limits}
         await send_json(scope, send, status, answer, headers)  # X-Request-ID and the request log line

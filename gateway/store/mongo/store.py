@@ -26,6 +26,7 @@ from gateway.store.mongo.jobs import MongoJobs
 from gateway.store.mongo.locks import MongoLocks
 from gateway.store.mongo.memories import MongoMemories
 from gateway.store.mongo.pending import PendingTurns
+from gateway.store.mongo.ratelimits import MongoRateLimits
 from gateway.store.mongo.responses import MongoResponses
 from gateway.store.mongo.summaries import MongoSummaries
 from gateway.store.mongo.threads import MongoThreads
@@ -52,6 +53,7 @@ class MongoStore:
         self._jobs = MongoJobs(db)
         self._memories = MongoMemories(db)
         self._summaries = MongoSummaries(db)
+        self._rate_limits = MongoRateLimits(db)
 
     @property
     def threads(self) -> MongoThreads:
@@ -89,11 +91,16 @@ class MongoStore:
     def summaries(self) -> MongoSummaries:
         return self._summaries
 
+    @property
+    def rate_limits(self) -> MongoRateLimits:
+        return self._rate_limits
+
     async def open(self) -> None:
         await self._db.open()
         await self._jobs.open()
         await self._memories.open()
         await self._summaries.open()
+        await self._rate_limits.open()
 
     async def close(self) -> None:
         await self._db.close()

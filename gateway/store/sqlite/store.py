@@ -19,6 +19,7 @@ from gateway.store.sqlite.jobs import JOBS_SCHEMA, SqliteJobs
 from gateway.store.sqlite.keys import KEYS_SCHEMA, SqliteKeys
 from gateway.store.sqlite.locks import FileLocks
 from gateway.store.sqlite.memories import MEMORIES_SCHEMA, SqliteMemories
+from gateway.store.sqlite.ratelimits import RATE_LIMITS_SCHEMA, SqliteRateLimits
 from gateway.store.sqlite.responses import SqliteResponses
 from gateway.store.sqlite.schema import SCHEMA, THREAD_COLS, migrate, remove_thread, row_thread
 from gateway.store.sqlite.summaries import SqliteSummaries
@@ -54,10 +55,15 @@ class SqliteStore:
         self._memories = SqliteMemories(self._engine)
         self._summaries = SqliteSummaries(self._engine)
         self._keys = SqliteKeys(self._engine)
+        self._rate_limits = SqliteRateLimits(self._engine)
 
     @property
     def keys(self) -> SqliteKeys:
         return self._keys
+
+    @property
+    def rate_limits(self) -> SqliteRateLimits:
+        return self._rate_limits
 
     @property
     def threads(self) -> SqliteThreads:
@@ -96,7 +102,9 @@ class SqliteStore:
         return self._summaries
 
     async def open(self) -> None:
-        await self._engine.open(SCHEMA + JOBS_SCHEMA + MEMORIES_SCHEMA + KEYS_SCHEMA, migrate)
+        await self._engine.open(
+            SCHEMA + JOBS_SCHEMA + MEMORIES_SCHEMA + KEYS_SCHEMA + RATE_LIMITS_SCHEMA, migrate
+        )
         self._locks.open()
 
     async def close(self) -> None:
