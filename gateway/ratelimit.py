@@ -24,6 +24,9 @@ from typing import Protocol
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError
 
 from gateway.errors import RateLimited
 
@@ -184,11 +187,13 @@ class RedisCounters:
     name = "redis"
 
     def __init__(self, url: str, *, timeout_s: float = 0.25, pool_size: int = 64, prefix: str = "gw") -> None:
-        # No retries: a count repeated after a timeout would count twice; a failure admits.
+        # One retry on a broken connection (one the server closed: the command never ran), none on
+        # a timeout (the count may have been made: a retry would count twice); a failure admits.
         self._redis = Redis.from_url(
             url,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),
             max_connections=pool_size,
             health_check_interval=0,
         )

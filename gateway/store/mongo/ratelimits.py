@@ -1,12 +1,12 @@
 """Rate-limit counters in MongoDB (`gateway.ratelimit.Counters`): one document per key digest and
-minute in `rate_limits`, counted by an atomic `$inc` with upsert (one round trip, the counts after it
-in the answer), dropped by a TTL index a minute after the minute ends."""
+minute in `rate_limits` (unique by index), counted by an atomic `$inc` with upsert (one round trip,
+the counts after it in the answer), dropped by a TTL index a minute after the minute ends."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pymongo import ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -19,8 +19,8 @@ def rate_limits_of(db: MongoDatabase) -> AsyncCollection[Doc]:
     return db.threads.database["rate_limits"]
 
 
-def _id(ident: str, window: int) -> str:
-    return f"{text(ident)}:{window}"
+def _key(ident: str, window: int) -> Doc:
+    return {"ident": text(ident), "window": window}
 
 
 def _gone_at(window: int) -> datetime:
@@ -35,7 +35,9 @@ class MongoRateLimits:
 
     @unavailable
     async def open(self) -> None:
-        await rate_limits_of(self._db).create_index("gone_at", expireAfterSeconds=0)
+        rate_limits = rate_limits_of(self._db)
+        await rate_limits.create_index([("ident", ASCENDING), ("window", ASCENDING)], unique=True)
+        await rate_limits.create_index("gone_at", expireAfterSeconds=0)
 
     async def _inc(self, ident: str, window: int, field: str, n: int) -> Doc:
         update = {
@@ -45,12 +47,12 @@ class MongoRateLimits:
         collection = rate_limits_of(self._db)
         try:
             doc = await collection.find_one_and_update(
-                {"_id": _id(ident, window)}, update, upsert=True, return_document=ReturnDocument.AFTER
+                _key(ident, window), update, upsert=True, return_document=ReturnDocument.AFTER
             )
         except DuplicateKeyError:
             # Two first counts of a window raced to insert it: it exists now, so this one updates.
             doc = await collection.find_one_and_update(
-                {"_id": _id(ident, window)}, update, return_document=ReturnDocument.AFTER
+                _key(ident, window), update, return_document=ReturnDocument.AFTER
             )
         assert doc is not None
         return doc
