@@ -17,10 +17,15 @@ from typing import Any
 import pytest
 from pymongo.errors import AutoReconnect
 
+from gateway.core.records import MessageRecord, Usage
+from gateway.core.rules import apply_turn
 from gateway.errors import StoreUnavailable
+from gateway.ids import new_id
 from gateway.store.mongo.database import MongoDatabase
+from gateway.store.mongo.docs import response_doc
 from gateway.store.mongo.store import MongoStore
-from tests.integration.store_contract.helpers import LIMITS, T0, thread, turn
+from gateway.store.protocols import IdemClaimed, IdemDone, IdemInFlight, TurnWrite
+from tests.integration.store_contract.helpers import LIMITS, T0, response, thread, turn
 from tests.services import mongo_uri
 
 GRACE_S = 1.0  # a failed writer's pending turn is settled after this (twice the driver's timeout)
@@ -197,4 +202,78 @@ async def test_a_patch_or_delete_waits_for_a_pending_turn_and_keeps_the_count(
     patched = await store.threads.update_thread("o1", tid, lambda t: t.__copy__(), T0)
     assert patched.message_count == 2
     assert await counted_and_listed(store, tid) == (2, ["q1", "a1"])
+    assert await raw_messages(db, tid) == ["q1", "a1"]
+
+
+async def test_a_rolled_back_turn_takes_its_response_with_it(
+    faulty: tuple[MongoStore, FaultyDatabase],
+) -> None:
+    """The settling goes by what the database holds: a response of the failed turn that did land
+    (its write retried on another connection, say) while one of its messages did not is removed
+    with the messages, so that no `previousResponseId` names a turn the thread does not have."""
+    store, db = faulty
+    tid = "t_resp"
+    await turn(store, "o1", tid, [("user", "q1"), ("assistant", "a1")], create=thread(tid=tid))
+    db.fail("messages", "insert_many", partial=True)
+    with pytest.raises(StoreUnavailable):
+        await turn(store, "o1", tid, [("user", "q2"), ("assistant", "a2")])
+    db.heal()
+    doc = await db.threads.find_one({"org": "o1", "id": tid})
+    assert doc is not None
+    rid = doc["pending"]["rid"]
+    await db.responses.insert_one(response_doc(response("o1", rid, thread_id=tid)))
+    await asyncio.sleep(GRACE_S + 0.2)  # the failed writer's time passes (the grace is wall-clock)
+    await store.purge_expired(T0)  # the repair round settles it: a message is missing, so back
+    assert await db.responses.find_one({"org": "o1", "id": rid}) is None
+    assert await store.responses.get_response("o1", rid, T0) is None
+    assert await counted_and_listed(store, tid) == (2, ["q1", "a1"])
+    assert await raw_messages(db, tid) == ["q1", "a1"]
+
+
+async def test_a_rolled_back_turn_frees_its_idempotency_key(
+    faulty: tuple[MongoStore, FaultyDatabase],
+) -> None:
+    """The key a failed turn held goes with it: a retry with the same key runs again at once,
+    neither in flight behind a writer that is gone nor replaying an answer the thread lacks."""
+    store, db = faulty
+    tid = "t_idem"
+    await turn(store, "o1", tid, [("user", "q1"), ("assistant", "a1")], create=thread(tid=tid))
+    hold_us = 3600 * 1_000_000
+    claim = await store.idempotency.claim("o1", "key-1", "fp", at_us=T0, hold_us=hold_us)
+    assert isinstance(claim, IdemClaimed)
+    rid = new_id("resp")
+    msgs = [
+        MessageRecord(id=new_id("msg"), role=role, texts=(text,), response_id=rid, created_us=T0)  # type: ignore[arg-type]
+        for role, text in [("user", "q2"), ("assistant", "a2")]
+    ]
+    answer = response("o1", rid, thread_id=tid)
+    db.fail("messages", "insert_many", partial=True)
+    with pytest.raises(StoreUnavailable):
+        await store.threads.append_turn(
+            TurnWrite(
+                org="o1",
+                thread_id=tid,
+                create=None,
+                messages=msgs,
+                response=answer,
+                update=lambda t: apply_turn(
+                    t,
+                    adding=2,
+                    usage=Usage(input_tokens=1, output_tokens=1),
+                    next_state=None,
+                    limits=LIMITS,
+                    at_us=T0,
+                ),
+                idempotency=IdemDone(claim=claim, response=answer, expires_us=T0 + hold_us),
+                at_us=T0,
+            )
+        )
+    db.heal()
+    assert isinstance(
+        await store.idempotency.claim("o1", "key-1", "fp", at_us=T0, hold_us=hold_us), IdemInFlight
+    )
+    await asyncio.sleep(GRACE_S + 0.2)  # the failed writer's time passes (the grace is wall-clock)
+    await store.purge_expired(T0)
+    again = await store.idempotency.claim("o1", "key-1", "fp", at_us=T0, hold_us=hold_us)
+    assert isinstance(again, IdemClaimed)  # a fresh claim: the failed one is gone
     assert await raw_messages(db, tid) == ["q1", "a1"]
