@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from gateway.ids import new_id
 from gateway.settings import load_settings
 from gateway.store.redis_cache import RedisCache
 from tests.conftest import API_KEYS, KEY_A, Api, ok, running
+from tests.proxy import TcpProxy
 from tests.services import RedisServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -119,3 +122,40 @@ async def test_requests_succeed_while_redis_is_down_and_use_it_again_after(
         )
     )
     assert r5["output_text"].splitlines() == ["back", "x"]
+
+
+async def test_a_hung_redis_costs_one_timeout_then_is_skipped_until_the_cooldown_ends(
+    redis_server: RedisServer,
+) -> None:
+    """A Redis that accepts connections but never answers (stopped with SIGSTOP, as a stalled host
+    looks) is tried once, then left alone for the cooldown: nothing more is sent to it, so each
+    call costs no socket timeout; after the cooldown it is tried again, and used once it answers."""
+    proxy = TcpProxy("127.0.0.1", redis_server.port)  # counts what the cache sends to Redis
+    proxy.start()
+    now = [1000.0]
+    cache = RedisCache(
+        f"redis://127.0.0.1:{proxy.port}/0", timeout_s=0.2, retries=0, cooldown_s=5, clock=lambda: now[0]
+    )
+    kept = record()
+    await cache.put(kept)
+    assert await cache.get("o1", kept.id) == kept
+    assert redis_server.proc is not None
+    pid = redis_server.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        assert await cache.get("o1", kept.id) is None  # the one timeout: a miss
+        tried = proxy.sent
+        assert tried > 0
+        for _ in range(10):
+            assert await cache.get("o1", kept.id) is None
+            await cache.put(record())
+        assert proxy.sent == tried, "calls in the cooldown went to the hung Redis"
+        now[0] += 5.5  # the cooldown is over: the next call tries Redis again (and times out)
+        assert await cache.get("o1", kept.id) is None
+        assert proxy.sent > tried
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    now[0] += 5.5
+    assert await cache.get("o1", kept.id) == kept  # answering again: used again
+    await cache.close()
+    proxy.stop()
