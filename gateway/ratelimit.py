@@ -161,7 +161,7 @@ def _refusal(kind: str, limit: int, reset: int, now: float) -> RateLimited:
     retry_after = max(1, math.ceil(reset - now))
     headers = {**_headers(limit, 0, reset), "Retry-After": str(retry_after)}
     return RateLimited(
-        f"Rate limit reached: {limit} {kind} per minute for this API key. Try again in {retry_after} s.",
+        f"Rate limit reached for this API key ({kind} per minute: {limit}). Try again in {retry_after} s.",
         details={"limit": limit, "unit": f"{kind}_per_minute", "retry_after_s": retry_after},
         headers=headers,
     )
