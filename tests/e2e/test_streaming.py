@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +18,8 @@ from gateway.app import create_app
 from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
 from providers.echo import EchoProvider
 from providers.errors import UpstreamFailed, UpstreamRateLimited
-from tests.conftest import BACKEND, KEY_A, Api, err, make_settings, ok, running, sse_events, uid, user
+from tests.conftest import KEY_A, Api, err, make_settings, ok, running, sse_events, uid, user
+from tests.e2e.raw_rows import RawRows
 
 
 class Chunky:
@@ -150,21 +150,15 @@ async def test_each_upstream_chunk_is_forwarded_as_its_own_delta(tmp_path: Path)
         assert events[-1][1]["response"]["output_text"] == "Hello world"
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="reads the SQLite file directly while the answer streams")
 async def test_turn_is_saved_before_completed_is_sent(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     app = create_app(settings)
-    db_path = Path(settings.data_dir) / "gateway.sqlite3"
+    rows = RawRows(settings)  # the store read beside the gateway, on either backend
     tid = uid()
     seen: list[int] = []
 
     def message_count() -> int:
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
-            row = db.execute("SELECT message_count FROM threads WHERE id = ?", (tid,)).fetchone()
-            return -1 if row is None else int(row[0])
-        finally:
-            db.close()
+        return rows.message_count(tid)
 
     async def observed(scope: Any, receive: Any, send: Any) -> None:
         async def spy(message: Any) -> None:
@@ -179,6 +173,7 @@ async def test_turn_is_saved_before_completed_is_sent(tmp_path: Path) -> None:
         ok(await a.say("one", thread=tid))
         events = events_of(await stream(a, "two", thread=tid))
         assert events[-1][0] == "response.completed"
+    rows.close()
     assert seen == [4]
 
 
