@@ -82,10 +82,17 @@ def startup_line(settings: Settings) -> str:
         cache = "in-process" if settings.workers == 1 and not settings.mongodb_uri else "none"
     names = configured_names(settings.provider_settings(), load_config(settings.config_file))
     keys = len(settings.api_keys)
+    limits = [
+        f"{n} {unit} a minute"
+        for n, unit in ((settings.rate_limit_rpm, "requests"), (settings.rate_limit_tpm, "tokens"))
+        if n is not None
+    ]
+    counted = "redis" if settings.redis_url else "the store"
+    rate = f"; rate limits per key: {', '.join(limits)} (counted in {counted})" if limits else ""
     return (
         f"gateway: listening on http://{settings.host}:{settings.port} with {settings.workers} "
         f"worker{'s' if settings.workers != 1 else ''}; store {store}; cache {cache}; "
-        f"providers {', '.join(names)}; {keys} API key{'s' if keys != 1 else ''}"
+        f"providers {', '.join(names)}; {keys} API key{'s' if keys != 1 else ''}{rate}"
     )
 
 

@@ -28,8 +28,8 @@ from backboard import BackboardClient
 from backboard.exceptions import BackboardRateLimitError
 
 from gateway.app import create_app
-from gateway.settings import Settings
-from tests.conftest import KEY_A, ORG_A, ORG_B, make_settings, running, user
+from gateway.settings import Settings, SettingsError, load_settings
+from tests.conftest import KEY_A, ORG_A, ORG_B, make_settings, running, store_independent, user
 from tests.fakes.server import serve
 from tests.gateway_process import GatewayProcess
 from tests.services import RedisServer
@@ -149,6 +149,8 @@ def two_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
             redis.stop()
         logs = "".join(replica.log.read_text() for replica in replicas)
         assert not any(k in logs for k in keys.values())  # no key in any log line
+    counted = "redis" if redis is not None else "the store"
+    assert f"; rate limits per key: 4 requests a minute (counted in {counted})\n" in logs
 
 
 async def test_workers_and_replicas_admit_exactly_the_rpm_of_a_key_per_minute(
@@ -373,3 +375,20 @@ async def test_redis_down_lets_requests_through(tmp_path: Path, redis_server: Re
             listed = await client.get("/v1/threads", headers=headers)
             assert turn.status_code == listed.status_code == 200
             assert not any(h in r.headers for r in (turn, listed) for h in RATE_HEADERS)
+
+
+@store_independent
+def test_limit_settings_are_read_and_checked_at_start() -> None:
+    both = load_settings({"GATEWAY_RATE_LIMIT_RPM": "60", "GATEWAY_RATE_LIMIT_TPM": "10000"})
+    assert (both.rate_limit_rpm, both.rate_limit_tpm) == (60, 10_000)
+    unset = load_settings({"GATEWAY_RATE_LIMIT_RPM": ""})
+    assert (unset.rate_limit_rpm, unset.rate_limit_tpm) == (None, None)
+    for var in ("GATEWAY_RATE_LIMIT_RPM", "GATEWAY_RATE_LIMIT_TPM"):
+        for raw, mistake in (
+            ("0", f"{var} must be positive (leave it unset for no limit)"),
+            ("-3", f"{var} must be positive (leave it unset for no limit)"),
+            ("lots", f"{var}: expected a whole number, got 'lots'"),
+        ):
+            with pytest.raises(SettingsError) as refused:
+                load_settings({var: raw})
+            assert refused.value.mistakes == (mistake,)
