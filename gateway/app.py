@@ -98,11 +98,13 @@ def default_limiter(settings: Settings, backend: Backend) -> Limiter | None:
     None when no limit is set."""
     if settings.rate_limit_rpm is None and settings.rate_limit_tpm is None:
         return None
-    counters: Counters | None = getattr(backend, "rate_limits", None)
+    counters: Counters | None
     if settings.redis_url:
         counters = RedisCounters(
             settings.redis_url, timeout_s=settings.redis_timeout_s, pool_size=settings.redis_pool_size
         )
+    else:
+        counters = getattr(backend, "rate_limits", None)
     if counters is None:
         raise ValueError(f"the {backend.name} store keeps no rate-limit counters")
     return Limiter(counters, rpm=settings.rate_limit_rpm, tpm=settings.rate_limit_tpm)
