@@ -42,6 +42,10 @@ from gateway.http.envelopes import by_path_prefix
 from gateway.http.health import health, ready
 from gateway.http.openapi import refine
 from gateway.logs import configure_logging
+from gateway.observability.metrics import Metrics
+from gateway.observability.probe import Probe
+from gateway.observability.route import metrics_route
+from gateway.observability.tracing import tracing_from
 from gateway.ratelimit import Counters, Limiter, RedisCounters
 from gateway.settings import Settings, load_settings
 from gateway.store.cache import MemoryCache, NullCache, ResponseCache
@@ -126,7 +130,11 @@ def create_app(
     limits = Limits.from_settings(settings)
     config = config or load_config(settings.config_file)
     backend = store or default_store(settings, limits)
-    the_store = CachedStore(backend, cache or default_cache(settings))
+    # Metrics always (`/metrics`); traces only when an OTLP endpoint is configured.
+    metrics = Metrics(job_kinds=(WRITE_KIND, SUMMARY_KIND))
+    tracing = tracing_from(settings)
+    probe = Probe(metrics, tracing.tracer if tracing is not None else None)
+    the_store = CachedStore(backend, cache or default_cache(settings), probe)
     limiter = default_limiter(settings, backend)
     keyring = KeyRing(settings.api_keys, getattr(backend, "keys", None), limiter=limiter)
     # The app closes only the adapters it made; adapters passed in belong to the caller.
@@ -138,7 +146,9 @@ def create_app(
         known=KNOWN_PROVIDERS | frozenset(config.endpoints),
     )
     caller = Caller(
-        registry, CallPolicy(total_timeout_s=settings.provider_timeout_s, attempts=settings.provider_attempts)
+        registry,
+        CallPolicy(total_timeout_s=settings.provider_timeout_s, attempts=settings.provider_attempts),
+        probe,
     )
     max_turn_s = settings.provider_timeout_s + 60
     shutdown = Shutdown(grace_s=settings.shutdown_grace_s)
@@ -182,6 +192,7 @@ def create_app(
             memory=memory,
             summaries=Summaries(the_store.summaries, summary_settings),
             spend=limiter.spend if limiter is not None and limiter.counts_tokens else None,
+            probe=probe,
         ),
         threads=ThreadService(the_store.threads, caller, limits, clock, assistants=assistants),
         assistants=assistants,
@@ -233,13 +244,24 @@ def create_app(
                 await limiter.close()
             for adapter in owned.values():
                 await adapter.aclose()
+            if tracing is not None:  # the spans still queued are sent
+                await asyncio.to_thread(tracing.shutdown)
 
     freddy = freddy_door(services, keyring, max_body_bytes=settings.max_body_bytes)
     backboard = backboard_door(services, keyring, caller, max_body_bytes=settings.max_body_bytes)
     openai = openai_door(services, keyring, max_body_bytes=settings.max_body_bytes)
     app = Gateway(
         fast=[freddy.fast, openai.fast, backboard.fast],
-        route_handlers=[health, ready, freddy.router, backboard.router, openai.router],
+        metrics=metrics,
+        tracer=probe.tracer,
+        route_handlers=[
+            health,
+            ready,
+            metrics_route(metrics, the_store.jobs, clock),
+            freddy.router,
+            backboard.router,
+            openai.router,
+        ],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
         middleware=[RequestContextMiddleware],

@@ -9,14 +9,22 @@ worker while the others idle. uvicorn's own supervisor still starts, watches and
 Each worker serves HTTP/1.1 with `gateway.http.server.LimitedHttpProtocol`: uvicorn's httptools
 protocol with bounds on a request's head, on the time to read it and its body, and with its own
 refusals in the Freddy envelope (the limits are settings, `GATEWAY_HTTP_*`).
+
+With several workers the Prometheus metrics are kept in the library's multiprocess mode: before
+any worker starts, `PROMETHEUS_MULTIPROC_DIR` names a directory fresh for this run (the one given,
+emptied of an earlier run's files, else a temporary one removed at exit), where every worker keeps
+its values and from which any worker's `/metrics` sums them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from typing import Any
 
 import uvicorn
@@ -29,6 +37,8 @@ from providers.config import ConfigError, load_config
 from providers.table import configured_names
 
 APP = "gateway.app:create_app_from_env"
+# prometheus-client's own variable (gateway.observability.metrics reads it in each worker).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def server_config(settings: Settings) -> ServerConfig:
@@ -117,10 +127,35 @@ class _Supervisor(Multiprocess):
             if new is not old:
                 how = _ended(old.exitcode)
                 _say(f"gateway: worker [{old.pid}] stopped ({how}); worker [{new.pid}] started")
+                _metrics_gone(old.pid)
         if self.should_exit.is_set():
             for old in before:
                 if old.exitcode == STARTUP_FAILURE:
                     _say(f"gateway: worker [{old.pid}] failed to start; stopping")
+
+
+def _metrics_gone(pid: int | None) -> None:
+    """A dead worker's live gauges leave the scrape; its counts stay in the sums."""
+    if pid is None or not os.environ.get(MULTIPROC_ENV):
+        return
+    from prometheus_client import multiprocess as prometheus_multiprocess
+
+    prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def metrics_dir() -> tuple[str, bool]:
+    """The multiprocess metrics directory of this run, set in the environment the workers inherit,
+    and whether it was made here (then removed at exit). A directory given is emptied of the
+    files an earlier run left: their counts would be summed with this run's."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for old in glob.glob(os.path.join(given, "*.db")):
+            os.remove(old)
+        return given, False
+    made = tempfile.mkdtemp(prefix="gateway-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    return made, True
 
 
 def _ended(code: int | None) -> str:
@@ -151,6 +186,8 @@ def main() -> None:
     if not settings.api_keys:
         _say(NO_KEYS)
     if settings.workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        if os.environ.get(MULTIPROC_ENV):  # the operator's choice: kept, but fresh for this run
+            metrics_dir()
         # What `uvicorn.run` does with one process, given a configuration of our own.
         server = uvicorn.Server(config)
         with contextlib.suppress(KeyboardInterrupt):
@@ -159,4 +196,9 @@ def main() -> None:
             sys.exit(STARTUP_FAILURE)
         return
     multiprocess.Process = _OwnSocketWorker  # type: ignore[misc]  # the supervisor makes its workers with it
-    _Supervisor(config, sockets=[]).run()
+    directory, made = metrics_dir()
+    try:
+        _Supervisor(config, sockets=[]).run()
+    finally:
+        if made:
+            shutil.rmtree(directory, ignore_errors=True)

@@ -97,6 +97,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Per-key rate limits (SPEC §15): requests and tokens per minute; unset: no limit, no check.
     rate_limit_rpm: int | None = None
     rate_limit_tpm: int | None = None
+    # OpenTelemetry traces (gateway.observability.tracing), by the standard variables: off unless
+    # an OTLP endpoint is set.
+    otlp_endpoint: str | None = None
+    otlp_traces_endpoint: str | None = None
+    otel_service_name: str = "thread-gateway"
 
     def __repr__(self) -> str:
         # Settings are printed in debugging sessions; keys must not be.
@@ -181,6 +186,9 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_SUMMARY_ATTEMPTS": ("summary_attempts", int),
     "GATEWAY_RATE_LIMIT_RPM": ("rate_limit_rpm", int),
     "GATEWAY_RATE_LIMIT_TPM": ("rate_limit_tpm", int),
+    "OTEL_EXPORTER_OTLP_ENDPOINT": ("otlp_endpoint", str),
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": ("otlp_traces_endpoint", str),
+    "OTEL_SERVICE_NAME": ("otel_service_name", str),
 }
 
 
@@ -281,11 +289,22 @@ def _check(s: Settings) -> list[str]:
         limit = getattr(s, name)
         if limit is not None and limit <= 0:
             out.append(f"{_VAR[name]} must be positive (leave it unset for no limit)")
+    for name in ("otlp_endpoint", "otlp_traces_endpoint"):
+        url = getattr(s, name)
+        if url is not None and not _is_http_url(url):
+            out.append(f"{_VAR[name]} must be an http:// or https:// URL, got {url[:64]!r}")
+    if not s.otel_service_name.strip():
+        out.append("OTEL_SERVICE_NAME must not be blank")
     if not 0 < s.port < 65536:
         out.append("GATEWAY_PORT must be in 1..65535")
     if s.log_level.lower() not in _LOG_LEVELS:
         out.append(f"GATEWAY_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {s.log_level[:32]!r}")
     return out
+
+
+def _is_http_url(url: str) -> bool:
+    scheme, sep, rest = url.partition("://")
+    return bool(sep) and scheme.lower() in ("http", "https") and bool(rest.split("/", 1)[0])
 
 
 # The environment variable of each field (what a mistake is named by).

@@ -9,6 +9,9 @@ Rules:
 - A stream falls back only before its first text delta reached the client; after that, a failure
   ends the stream with `response.failed`.
 - A refusal (4xx other than the above) is final: the next provider would refuse it too.
+
+Every attempt is reported to the probe (`gateway.observability.probe`): counted by provider and
+model, as a retry or a fallback, with its tokens or its error code, and as a span when tracing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import msgspec
 import structlog
 
 from gateway import errors
+from gateway.observability.probe import NO_PROBE, Attempt, Probe
 from providers import errors as perr
 from providers.base import Completion, EmbeddingRequest, Embeddings, ModelRequest, Provider, TextDelta
 from providers.errors import ProviderError, UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
@@ -90,6 +94,9 @@ class _Attempts:
         self._loop = asyncio.get_running_loop()
         self.deadline = self._loop.time() + policy.total_timeout_s
         self._last: BaseException | None = None
+        # Of the attempt just planned: a repeat on the same provider, or a fallback's.
+        self.retry = False
+        self.fallback = False
 
     async def plan[R: (ModelRequest, EmbeddingRequest)](self, request: R) -> AsyncIterator[tuple[Route, R]]:
         """Yields each attempt's route and request; waits between attempts on one provider."""
@@ -97,6 +104,7 @@ class _Attempts:
         for i, (route, n) in enumerate(steps):
             if self._loop.time() >= self.deadline:
                 return
+            self.retry, self.fallback = n > 0, n == 0 and route is not self._routes[0]
             yield route, msgspec.structs.replace(request, model=route.model)
             if i + 1 < len(steps) and steps[i + 1][0] is route:
                 delay = self._policy.backoff_s * (2**n)
@@ -116,17 +124,48 @@ class _Attempts:
         return UpstreamTimeout(self._routes[-1].provider.name if self._routes else "provider")
 
 
-async def _once[R: (ModelRequest, EmbeddingRequest), T](
-    routes: Sequence[Route], request: R, policy: CallPolicy, call: Callable[[Provider, R], Awaitable[T]]
+def _attempt(probe: Probe, attempts: _Attempts, route: Route, operation: str) -> Attempt:
+    return probe.attempt(
+        route.provider.name,
+        route.model,
+        operation=operation,
+        retry=attempts.retry,
+        fallback=attempts.fallback,
+    )
+
+
+def _failed(attempt: Attempt, exc: BaseException) -> None:
+    """Report a failed attempt by the code it stands for (CANCELLED: the request went away)."""
+    if isinstance(exc, ProviderError | TimeoutError):
+        attempt.failed(gateway_error(exc).code)
+    else:
+        attempt.failed("CANCELLED")
+
+
+async def _once[R: (ModelRequest, EmbeddingRequest), T: (Completion, Embeddings)](
+    routes: Sequence[Route],
+    request: R,
+    policy: CallPolicy,
+    call: Callable[[Provider, R], Awaitable[T]],
+    probe: Probe,
+    operation: str,
 ) -> T:
     """One answer (`call` of an attempt's provider), over the attempts of the chain."""
     attempts = _Attempts(routes, policy)
     async for route, req in attempts.plan(request):
+        attempt = _attempt(probe, attempts, route, operation)
         try:
             async with asyncio.timeout_at(attempts.deadline):
-                return await call(route.provider, req)
+                result = await call(route.provider, req)
         except (ProviderError, TimeoutError) as exc:
+            _failed(attempt, exc)
             attempts.failed(route, exc)
+            continue
+        except BaseException as exc:
+            _failed(attempt, exc)
+            raise
+        attempt.done(result.input_tokens, result.output_tokens if isinstance(result, Completion) else 0)
+        return result
     raise attempts.exhausted()
 
 
@@ -139,22 +178,30 @@ def _embed(provider: Provider, request: EmbeddingRequest) -> Awaitable[Embedding
 
 
 async def _stream(
-    routes: Sequence[Route], request: ModelRequest, policy: CallPolicy
+    routes: Sequence[Route], request: ModelRequest, policy: CallPolicy, probe: Probe
 ) -> AsyncIterator[TextDelta | Completion]:
     attempts = _Attempts(routes, policy)
     async for route, req in attempts.plan(request):
         started = False
+        attempt = _attempt(probe, attempts, route, "stream")
         try:
             async with asyncio.timeout_at(attempts.deadline):
                 async for item in route.provider.stream(req):
-                    if isinstance(item, TextDelta) and item.text:
-                        started = True
+                    if isinstance(item, TextDelta):
+                        started = started or bool(item.text)
+                    else:
+                        attempt.done(item.input_tokens, item.output_tokens)
                     yield item
+            attempt.failed("PROVIDER_ERROR")  # no result came (nothing if one did)
             return
         except (ProviderError, TimeoutError) as exc:
+            _failed(attempt, exc)
             if started:
                 raise  # a delta reached the client: no other provider may take over
             attempts.failed(route, exc)
+        except BaseException as exc:  # the stream was closed (the client left) or cancelled
+            _failed(attempt, exc)
+            raise
     raise attempts.exhausted()
 
 
@@ -162,9 +209,10 @@ class Caller:
     """Calls the model of a request over its route and fallbacks; every failure comes out as a
     `GatewayError` of the table above."""
 
-    def __init__(self, registry: Registry, policy: CallPolicy) -> None:
+    def __init__(self, registry: Registry, policy: CallPolicy, probe: Probe = NO_PROBE) -> None:
         self._registry = registry
         self._policy = policy
+        self._probe = probe
 
     def routes(self, model: str) -> tuple[Route, ...]:
         """The model's route, then its fallbacks; `MODEL_NOT_FOUND` or `PROVIDER_NOT_CONFIGURED`."""
@@ -173,17 +221,17 @@ class Caller:
 
     async def complete(self, routes: Sequence[Route], request: ModelRequest) -> Completion:
         with provider_errors():
-            return await _once(routes, request, self._policy, _complete)
+            return await _once(routes, request, self._policy, _complete, self._probe, "complete")
 
     async def embed(self, routes: Sequence[Route], request: EmbeddingRequest) -> Embeddings:
         """One vector per text, in order, by the embedding model's route and fallbacks."""
         with provider_errors():
-            return await _once(routes, request, self._policy, _embed)
+            return await _once(routes, request, self._policy, _embed, self._probe, "embed")
 
     async def stream(
         self, routes: Sequence[Route], request: ModelRequest
     ) -> AsyncGenerator[TextDelta | Completion]:
         """Text deltas as they arrive, then exactly one `Completion`."""
         with provider_errors():
-            async for item in _stream(routes, request, self._policy):
+            async for item in _stream(routes, request, self._policy, self._probe):
                 yield item

@@ -28,6 +28,7 @@ from gateway.core.shutdown import Shutdown
 from gateway.core.summaries import Summaries, SummaryUse, summary_message, summary_messages
 from gateway.core.thread_context import ThreadContexts
 from gateway.ids import new_id
+from gateway.observability.probe import NO_PROBE, Probe
 from gateway.store.jobs import NewJob
 from gateway.store.locks import TurnLocks
 from gateway.store.protocols import (
@@ -64,8 +65,11 @@ class TurnService:
         quick_edit_s: float = 5.0,
         clock: Callable[[], int] = now_us,
         spend: Callable[[int], Awaitable[None]] | None = None,
+        probe: Probe = NO_PROBE,
     ) -> None:
         self._shutdown = shutdown
+        # Told how each turn ended (the turn counter of `/metrics`).
+        self._probe = probe
         # Given each finished turn's tokens (the per-key tokens-per-minute limit), when one is set.
         self._spend = spend
         self._assistants = assistants
@@ -117,6 +121,7 @@ class TurnService:
         try:
             prepared = await self._prepare(org, req)
         except BaseException:
+            self._probe.turn("refused")
             await self._release_claim(idempotency)
             raise
         return msgspec.structs.replace(prepared, idempotency=idempotency) if idempotency else prepared
@@ -249,12 +254,14 @@ class TurnService:
             saved = True
             return response
         finally:
+            self._probe.turn("completed" if saved else "failed")
             await self._finish(p, saved=saved)
 
     async def stream(self, p: Prepared) -> AsyncGenerator[StreamEvent]:
         """Events of SPEC §3.3. Nothing is saved unless the stream reaches its end (or is cancelled
         late enough that its partial answer is kept, see `cancels`)."""
         saved = False
+        outcome = "abandoned"  # unless the stream reaches one of its ends
         running = self._cancels.start(p)
         try:
             yield Created(p)
@@ -280,6 +287,7 @@ class TurnService:
                         else:
                             completion = item
                 if running.cancelled:
+                    outcome = "cancelled"
                     response = await self._cancelled(p, running, "".join(parts))
                     if response is None:
                         yield Failed(errors.Cancelled("The stream was cancelled; nothing was kept."))
@@ -293,20 +301,24 @@ class TurnService:
                 yield Done(completion.text)
                 response = await self._save(p, completion)
             except errors.GatewayError as exc:
+                outcome = "failed"
                 yield Failed(exc)
                 return
             except Exception:  # noqa: BLE001 - see below
                 # The answer has started (200 and `response.created` are sent): an unexpected
                 # failure can only end the stream with `response.failed`. Nothing was saved.
                 _log.exception("stream_failed")
+                outcome = "failed"
                 yield Failed(errors.InternalError("The gateway failed to process the request."))
                 return
             # Saved: the next turn may go ahead before this client reads the last event.
             saved = True
+            outcome = "completed"
             await self._finish(p, saved=True)
             yield Completed(response)
         finally:
             # Also when the client left mid-stream (the generator is closed): nothing was saved.
+            self._probe.turn(outcome)
             await self._cancels.stop(p, running)
             await self._finish(p, saved=saved)
 

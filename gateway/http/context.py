@@ -46,6 +46,8 @@ async def before_send(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     rid = request_id(scope)
+    # Kept for the request's metrics and span (gateway.http.asgi), read once the answer is done.
+    scope["state"]["status"] = message["status"]
     headers = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
     if scope.get("method") == "OPTIONS" and message["status"] == 204:
         headers = _with_allow(headers, scope)

@@ -9,6 +9,9 @@ worker, or the same one after a restart, serve the deleted response: a hit on a 
 thread is served only while the store still has that thread, in the same generation (created no
 later than the response). The check is one point read of the thread; the context itself still
 comes from the cache. Invalidation is therefore never lost, however the forget fails.
+
+Being the one wrapper around every backend, it is also where store operations are timed (and
+traced) and cache look-ups counted, through the app's probe (`gateway.observability.probe`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.core.records import ResponseRecord, ThreadRecord
+from gateway.observability.probe import NO_PROBE, Probe
 from gateway.store.cache import ResponseCache
 from gateway.store.jobs import JobStore, NewJob
 from gateway.store.protocols import (
@@ -41,36 +45,42 @@ class CachedThreads:
     are wrapped.
     """
 
-    def __init__(self, threads: ThreadStore, cache: ResponseCache) -> None:
+    def __init__(
+        self, threads: ThreadStore, cache: ResponseCache, probe: Probe = NO_PROBE, backend: str = ""
+    ) -> None:
         self._threads = threads
         self._cache = cache
-        self.create_thread = threads.create_thread
-        self.get_thread = threads.get_thread
-        self.is_tombstoned = threads.is_tombstoned
-        self.turn_view = threads.turn_view
-        self.list_threads = threads.list_threads
-        self.update_thread = threads.update_thread
-        self.list_messages = threads.list_messages
+        timed = probe.timed
+        self.create_thread = timed("create_thread", backend, threads.create_thread)
+        self.get_thread = timed("get_thread", backend, threads.get_thread)
+        self.is_tombstoned = timed("is_tombstoned", backend, threads.is_tombstoned)
+        self.turn_view = timed("turn_view", backend, threads.turn_view)
+        self.list_threads = timed("list_threads", backend, threads.list_threads)
+        self.update_thread = timed("update_thread", backend, threads.update_thread)
+        self.list_messages = timed("list_messages", backend, threads.list_messages)
         # An edit sets the thread's `edited_us`, which the cache's check of a hit reads.
-        self.update_message = threads.update_message
-        self.delete_message = threads.delete_message
-        self.recent_messages = threads.recent_messages
-        self.system_messages = threads.system_messages
+        self.update_message = timed("update_message", backend, threads.update_message)
+        self.delete_message = timed("delete_message", backend, threads.delete_message)
+        self.recent_messages = timed("recent_messages", backend, threads.recent_messages)
+        self.system_messages = timed("system_messages", backend, threads.system_messages)
+        self._delete_thread = timed("delete_thread", backend, threads.delete_thread)
+        self._delete_all = timed("delete_all_threads", backend, threads.delete_all_threads)
+        self._append_turn = timed("append_turn", backend, threads.append_turn)
 
     async def delete_thread(self, org: str, thread_id: str, at_us: int) -> tuple[str, ...] | None:
-        removed = await self._threads.delete_thread(org, thread_id, at_us)
+        removed = await self._delete_thread(org, thread_id, at_us)
         if removed:
             await self._cache.forget(org, removed)
         return removed
 
     async def delete_all_threads(self, org: str, at_us: int) -> tuple[int, tuple[str, ...]]:
-        deleted, removed = await self._threads.delete_all_threads(org, at_us)
+        deleted, removed = await self._delete_all(org, at_us)
         if removed:
             await self._cache.forget(org, removed)
         return deleted, removed
 
     async def append_turn(self, turn: TurnWrite) -> ThreadRecord:
-        thread = await self._threads.append_turn(turn)
+        thread = await self._append_turn(turn)
         # The cache holds the whole context, so a later look-up reads no thread messages.
         await self._cache.put(turn.response)
         return thread
@@ -79,15 +89,27 @@ class CachedThreads:
 class CachedResponses:
     """A `ResponseStore` read through the cache."""
 
-    def __init__(self, responses: ResponseStore, threads: ThreadStore, cache: ResponseCache) -> None:
+    def __init__(
+        self,
+        responses: ResponseStore,
+        threads: ThreadStore,
+        cache: ResponseCache,
+        probe: Probe = NO_PROBE,
+        backend: str = "",
+    ) -> None:
         self._responses = responses
         self._threads = threads
         self._cache = cache
+        self._probe = probe
+        self._save = probe.timed("save_response", backend, responses.save_response)
+        self._get = probe.timed("get_response", backend, responses.get_response)
+        self._delete = probe.timed("delete_response", backend, responses.delete_response)
+        self._get_thread = probe.timed("get_thread", backend, threads.get_thread)
 
     async def save_response(
         self, response: ResponseRecord, idempotency: IdemDone | None = None, jobs: Sequence[NewJob] = ()
     ) -> None:
-        await self._responses.save_response(response, idempotency, jobs)
+        await self._save(response, idempotency, jobs)
         await self._keep(response)
 
     async def _keep(self, response: ResponseRecord) -> None:
@@ -103,7 +125,7 @@ class CachedResponses:
             # which a shared cache may have missed (a forget that could not reach it): there only
             # the store can tell, and its copy is the whole answer.
             return not self._cache.shared
-        thread = await self._threads.get_thread(response.org, response.thread_id, at_us)
+        thread = await self._get_thread(response.org, response.thread_id, at_us)
         # The same generation of the id, and no message of it edited or deleted since.
         return (
             thread is not None
@@ -115,10 +137,15 @@ class CachedResponses:
         """One round trip when cached, else one to the store (and the answer is cached)."""
         found = await self._cache.get(org, response_id)
         if found is not None and not await self._thread_stands(found, at_us):
+            self._probe.cache("stale")
             await self._cache.forget(org, [response_id])
             found = None  # the store decides (its own copy went with the thread)
+        elif found is not None:
+            self._probe.cache("hit")
+        else:
+            self._probe.cache("miss")
         if found is None:
-            found = await self._responses.get_response(org, response_id, at_us)
+            found = await self._get(org, response_id, at_us)
             if found is not None:
                 await self._keep(found)
         if found is None or found.org != org or found.expires_us <= at_us:
@@ -129,7 +156,7 @@ class CachedResponses:
         """Removed from the store, then forgotten by the cache. A forget that cannot reach a shared
         cache is caught by a later hit's check either way: the store marks the response's thread
         edited in the same write, and a response of no thread is not served from a shared cache."""
-        deleted = await self._responses.delete_response(org, response_id, at_us)
+        deleted = await self._delete(org, response_id, at_us)
         await self._cache.forget(org, [response_id])
         return deleted
 
@@ -137,12 +164,12 @@ class CachedResponses:
 class CachedStore:
     """`backend` with `cache` in front of its responses; itself a `Backend`."""
 
-    def __init__(self, backend: Backend, cache: ResponseCache) -> None:
+    def __init__(self, backend: Backend, cache: ResponseCache, probe: Probe = NO_PROBE) -> None:
         self._backend = backend
         self._cache = cache
         self.name = backend.name
-        self._threads = CachedThreads(backend.threads, cache)
-        self._responses = CachedResponses(backend.responses, backend.threads, cache)
+        self._threads = CachedThreads(backend.threads, cache, probe, backend.name)
+        self._responses = CachedResponses(backend.responses, backend.threads, cache, probe, backend.name)
 
     @property
     def threads(self) -> CachedThreads:

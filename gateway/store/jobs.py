@@ -88,6 +88,13 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
 JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in msgspec.structs.fields(Job))
 
 
+class Backlog(msgspec.Struct, frozen=True, kw_only=True):
+    """The unfinished jobs of one kind: how many, and the oldest one's `created_us`."""
+
+    count: int
+    oldest_us: int
+
+
 class Claim(msgspec.Struct, frozen=True, kw_only=True):
     """A job taken by one worker: its lease lasts until `lease_until_us` and `token` fences it."""
 
@@ -205,3 +212,7 @@ class JobStore(Protocol):
 
     async def purge(self, at_us: int) -> int:
         """Remove the finished jobs kept past `RetryPolicy.keep_us`; how many."""
+
+    async def backlog(self, kinds: Sequence[str]) -> dict[str, Backlog]:
+        """The unfinished jobs (PENDING or IN_PROGRESS) of each of `kinds` that has any, over
+        every organization: how many, and when the oldest was enqueued (`/metrics`)."""

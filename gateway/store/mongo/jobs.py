@@ -25,6 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from gateway.store.jobs import (
     JOB_FIELDS,
     LEASE_EXPIRED,
+    Backlog,
     Claim,
     Job,
     JobStatus,
@@ -237,6 +238,22 @@ class MongoJobs:
     async def get(self, org: str, job_id: str) -> Job | None:
         doc = await self.collection.find_one({"_id": text(job_id), "org": text(org)})
         return None if doc is None else _job(doc)
+
+    @unavailable
+    async def backlog(self, kinds: Sequence[str]) -> dict[str, Backlog]:
+        if not kinds:
+            return {}
+        # Unfinished jobs are those with a `due_us` (a finished one has none).
+        cursor = await self.collection.aggregate(
+            [
+                {"$match": {"due_us": {"$exists": True}, "kind": {"$in": [text(k) for k in kinds]}}},
+                {"$group": {"_id": "$kind", "count": {"$sum": 1}, "oldest": {"$min": "$created_us"}}},
+            ]
+        )
+        return {
+            str(doc["_id"]): Backlog(count=int(doc["count"]), oldest_us=int(doc["oldest"]))
+            async for doc in cursor
+        }
 
     @unavailable
     async def purge(self, at_us: int) -> int:

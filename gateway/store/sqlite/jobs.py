@@ -21,6 +21,7 @@ import msgspec
 from gateway.store.jobs import (
     JOB_FIELDS,
     LEASE_EXPIRED,
+    Backlog,
     Claim,
     Job,
     JobStatus,
@@ -179,6 +180,23 @@ class SqliteJobs:
         return await self._engine.write(
             lambda db: db.execute("DELETE FROM jobs WHERE expires_us <= ?", (at_us,)).rowcount
         )
+
+    async def backlog(self, kinds: Sequence[str]) -> dict[str, Backlog]:
+        wanted = tuple(kinds)
+        if not wanted:
+            return {}
+        marks = ", ".join("?" for _ in wanted)
+
+        def op(db: sqlite3.Connection) -> dict[str, Backlog]:
+            # Unfinished jobs are those with a `due_us` (the partial index `jobs_by_due`).
+            rows = db.execute(
+                "SELECT kind, count(*), min(created_us) FROM jobs WHERE due_us IS NOT NULL "
+                f"AND kind IN ({marks}) GROUP BY kind",
+                wanted,
+            ).fetchall()
+            return {str(k): Backlog(count=int(n), oldest_us=int(oldest)) for k, n, oldest in rows}
+
+        return await self._engine.read(op)
 
     async def _changed(self, statement: str, params: tuple[object, ...]) -> bool:
         return await self._engine.write(lambda db: db.execute(statement, params).rowcount == 1)
