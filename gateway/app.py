@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
 from gateway.core.assistants import AssistantService
 from gateway.core.calls import Caller, CallPolicy
@@ -38,6 +37,7 @@ from gateway.http.asgi import Gateway
 from gateway.http.auth import KeyRing, rate_limit_headers
 from gateway.http.body import StrictRequest
 from gateway.http.context import RequestContextMiddleware, before_send
+from gateway.http.docs_site import openapi_config
 from gateway.http.envelopes import by_path_prefix
 from gateway.http.health import health, ready
 from gateway.http.openapi import refine
@@ -272,7 +272,7 @@ def create_app(
         exception_handlers={Exception: by_path_prefix([backboard.errors, *openai.errors], handle_exception)},
         request_class=StrictRequest,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="Thread gateway", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(title="Thread gateway", version="0.1.0"),
         logging_config=None,
     )
     refine(app, [FREDDY_DOCS, BACKBOARD_DOCS, OPENAI_DOCS])

@@ -1,29 +1,80 @@
-"""What the Backboard door's routes answer besides their success, for the OpenAPI document."""
+"""What the Backboard door's routes answer besides their success and the rules of every route
+(`gateway.http.openapi`), for the OpenAPI document."""
 
 from __future__ import annotations
 
 import msgspec
 
+from gateway.doors.backboard.door import PREFIX
 from gateway.doors.backboard.errors import BackboardError
 from gateway.doors.backboard.memories import MemoryBody, SearchBody
+from gateway.doors.backboard.objects import BackboardAnswer
 from gateway.doors.backboard.schemas import (
     BackboardAssistantCreate,
     BackboardAssistantUpdate,
     BackboardMessageBody,
     BackboardThreadCreate,
 )
-from gateway.http.openapi import DoorDocs, Schema
+from gateway.http.openapi import CALLS_MODEL, DoorDocs, Schema, component, event, event_stream
 
 _REF = "#/components/schemas/{name}"
-_TURN = (400, 401, 403, 404, 409, 413, 422, 429, 500, 502, 503, 504)
-_ONE = (401, 403, 404, 422, 500, 503)
-_LIST = (401, 403, 422, 500, 503)
-_WRITE = (400, 401, 403, 404, 409, 413, 422, 500, 503)
+_TURN = (*CALLS_MODEL, 404, 409)  # 404: the thread, the assistant or the model
 _SEND = "/api/threads/messages"
 _ADD = "/api/threads/{thread_id}/messages"
 _MEMORIES = "/api/assistants/{assistant_id}/memories"
 # A memory's text is embedded: a provider's embedding model may fail (502), time out (504).
-_EMBED = (401, 403, 404, 413, 422, 500, 502, 503, 504)
+_EMBED = (502, 504)
+_ID = {"type": ["string", "null"]}
+_STR = {"type": "string"}
+
+
+def stream_events(schema: Schema) -> Schema:
+    """The events of a streamed turn (SPEC §13), as `gateway.doors.backboard.turn` sends them."""
+    return event_stream(
+        "Server-sent events as `backboard-sdk` parses them: `data:` lines of JSON only (no `event:` "
+        "line), the event's name in `type`. The turn is saved before `message_complete`; after an "
+        "`error` event nothing is saved.",
+        [
+            (
+                "run_started",
+                "first",
+                event(
+                    "run_started",
+                    {"thread_id": {"type": "string"}, "assistant_id": _ID, "run_id": {"type": "string"}},
+                    ["thread_id", "assistant_id", "run_id"],
+                ),
+            ),
+            (
+                "content_streaming",
+                "for each chunk of text, as the provider sends it",
+                event("content_streaming", {"content": {"type": "string"}}, ["content"]),
+            ),
+            (
+                "message_complete",
+                "the flat message object (the fields of a whole answer)",
+                {"allOf": [component(schema, BackboardAnswer), event("message_complete", {})]},
+            ),
+            (
+                "run_ended",
+                "last (status `completed`)",
+                event(
+                    "run_ended",
+                    {
+                        "status": {"type": "string"},
+                        "thread_id": {"type": "string"},
+                        "assistant_id": _ID,
+                        "message_id": {"type": "string"},
+                    },
+                    ["status", "thread_id", "assistant_id", "message_id"],
+                ),
+            ),
+            (
+                "error",
+                "last, instead: the failure (the SDK raises it as `BackboardAPIError`)",
+                event("error", {"error": _STR, "status": {"type": "integer"}}, ["error", "status"]),
+            ),
+        ],
+    )
 
 
 def _finish(schema: Schema) -> None:
@@ -48,8 +99,8 @@ def _finish(schema: Schema) -> None:
         if ok is not None:
             ok["description"] = "The flat message object; `data:` events when `stream` is true"
             ok["content"] = {
-                "application/json": {"schema": {"$ref": _REF.format(name="BackboardAnswer")}},
-                "text/event-stream": {"schema": {"type": "string"}},
+                "application/json": {"schema": component(schema, BackboardAnswer)},
+                "text/event-stream": stream_events(schema),
             }
     # `POST /api/assistants/{id}/threads` may come without a body (the SDK sends `{}`).
     create = schema["paths"].get("/api/assistants/{assistant_id}/threads", {}).get("post", {})
@@ -58,29 +109,17 @@ def _finish(schema: Schema) -> None:
 
 
 BACKBOARD_DOCS = DoorDocs(
-    prefix="/api",
+    prefixes=(PREFIX,),
     envelope=BackboardError,
     errors={
         ("POST", _SEND): _TURN,
         ("POST", _ADD): _TURN,
-        ("POST", "/api/assistants"): _WRITE,
-        ("GET", "/api/assistants"): _LIST,
-        ("GET", "/api/assistants/{assistant_id}"): _ONE,
-        ("PUT", "/api/assistants/{assistant_id}"): _WRITE,
-        ("DELETE", "/api/assistants/{assistant_id}"): _ONE,
-        ("POST", "/api/assistants/{assistant_id}/threads"): _WRITE,
-        ("GET", "/api/assistants/{assistant_id}/threads"): _ONE,
-        ("GET", "/api/threads"): _LIST,
-        ("GET", "/api/threads/{thread_id}"): _ONE,
-        ("DELETE", "/api/threads/{thread_id}"): _ONE,
-        ("GET", _MEMORIES): _ONE,
+        ("POST", "/api/assistants"): (400, 404, 409),
+        ("PUT", "/api/assistants/{assistant_id}"): (400, 409),
+        ("POST", "/api/assistants/{assistant_id}/threads"): (400, 409),
         ("POST", _MEMORIES): _EMBED,
-        ("GET", f"{_MEMORIES}/stats"): _ONE,
         ("POST", f"{_MEMORIES}/search"): _EMBED,
-        ("GET", f"{_MEMORIES}/{{memory_id}}"): _ONE,
         ("PUT", f"{_MEMORIES}/{{memory_id}}"): _EMBED,
-        ("DELETE", f"{_MEMORIES}/{{memory_id}}"): _ONE,
-        ("GET", "/api/assistants/memories/operations/{operation_id}"): _ONE,
     },
     strict=(
         BackboardAssistantCreate,
