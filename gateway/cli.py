@@ -4,16 +4,15 @@ and store classes. `python -m gateway` alone (or `serve`) starts the server."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import click
 
+from gateway.core.keys import NAME_MAX, mint, valid_org
 from gateway.core.rules import Limits
-from gateway.store.protocols import KeyRecord, KeyStore
+from gateway.store.protocols import KeyStore
 
 
 def _when(us: int | None) -> str:
@@ -70,13 +69,14 @@ def keys() -> None:
 @click.option("--name", default=None, help="A name to tell the key by.")
 def create(org: str, name: str | None) -> None:
     """Create a key; it is printed once, only its SHA-256 digest is kept."""
-    key = "gwk_" + secrets.token_urlsafe(32)
-    record = KeyRecord(
-        id="key_" + secrets.token_hex(8), org=org, name=name, created_us=int(time.time() * 1e6)
-    )
-    _with_keys(lambda store: store.create_key(record, hashlib.sha256(key.encode()).digest()))
-    click.echo(f"id: {record.id}")
-    click.echo(f"key: {key}")
+    if not valid_org(org):
+        raise click.BadParameter("1 to 128 characters of A-Z a-z 0-9 _ - . :", param_hint="--org")
+    if name is not None and len(name) > NAME_MAX:
+        raise click.BadParameter(f"at most {NAME_MAX} characters", param_hint="--name")
+    made = mint(org, name, int(time.time() * 1e6))
+    _with_keys(lambda store: store.create_key(made.record, made.digest))
+    click.echo(f"id: {made.record.id}")
+    click.echo(f"key: {made.key}")
     click.echo("The key is shown only now: keep it.", err=True)
 
 

@@ -9,6 +9,7 @@ Collections
 - `responses`: unique (organization, id); TTL on `expires_at` (24 hours by default).
 - `assistants`: unique (organization, id); a thread names its assistant in `assistant_id`.
 - `summaries`: one per thread, unique (organization, thread_id); dropped with the thread.
+- `api_keys`: the keys kept in the store, by id, unique by their SHA-256 digest (`keys`).
 The same expiry rules are checked on every read, since TTL deletion runs only once a minute.
 
 The aggregates are parts over one `MongoDatabase` (composition): `threads` (threads, messages,
@@ -23,6 +24,7 @@ from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.docs import dt, unavailable
 from gateway.store.mongo.idempotency import MongoIdempotency
 from gateway.store.mongo.jobs import MongoJobs
+from gateway.store.mongo.keys import MongoKeys
 from gateway.store.mongo.locks import MongoLocks
 from gateway.store.mongo.memories import MongoMemories
 from gateway.store.mongo.pending import PendingTurns
@@ -54,6 +56,7 @@ class MongoStore:
         self._memories = MongoMemories(db)
         self._summaries = MongoSummaries(db)
         self._rate_limits = MongoRateLimits(db)
+        self._keys = MongoKeys(db)
 
     @property
     def threads(self) -> MongoThreads:
@@ -95,12 +98,17 @@ class MongoStore:
     def rate_limits(self) -> MongoRateLimits:
         return self._rate_limits
 
+    @property
+    def keys(self) -> MongoKeys:
+        return self._keys
+
     async def open(self) -> None:
         await self._db.open()
         await self._jobs.open()
         await self._memories.open()
         await self._summaries.open()
         await self._rate_limits.open()
+        await self._keys.open()
 
     async def close(self) -> None:
         await self._db.close()

@@ -15,6 +15,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
 """
 
 _COLS = "id, org, name, created_us, last_used_us, revoked_us"
+# A change's `updated_us`: its time, or just past the newest change when a clock was set back, so
+# that the marker (count, newest change) moves with every change. SQLite runs one writer at a time,
+# so no two changes read the same newest one.
+_STAMP = "MAX(?, COALESCE((SELECT MAX(updated_us) FROM api_keys), 0) + 1)"
 
 
 def _record(row: tuple[object, ...]) -> KeyRecord:
@@ -37,7 +41,7 @@ class SqliteKeys:
         await self._engine.write(
             lambda db: db.execute(
                 "INSERT INTO api_keys (id, hash, org, name, created_us, updated_us) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                f"VALUES (?, ?, ?, ?, ?, {_STAMP})",
                 (record.id, digest, record.org, record.name, record.created_us, record.created_us),
             )
         )
@@ -57,7 +61,8 @@ class SqliteKeys:
     async def revoke_key(self, key_id: str, at_us: int) -> bool:
         def op(db: sqlite3.Connection) -> bool:
             cur = db.execute(
-                "UPDATE api_keys SET revoked_us = ?, updated_us = ? WHERE id = ? AND revoked_us IS NULL",
+                f"UPDATE api_keys SET revoked_us = ?, updated_us = {_STAMP} "
+                "WHERE id = ? AND revoked_us IS NULL",
                 (at_us, at_us, key_id),
             )
             return cur.rowcount > 0
