@@ -77,7 +77,21 @@ _HEADERS: Schema = {
         "schema": {"type": "integer"},
     },
 }
+_HEADERS["Idempotent-Replayed"] = {
+    "description": "`true` on the answer of a request sent again with the same `Idempotency-Key`: the "
+    "first request's answer, not a new turn",
+    "schema": {"type": "string", "enum": ["true"]},
+}
 _RATE = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+_IDEMPOTENCY_KEY: Schema = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the turn safe to send again (Stripe's semantics): the same key and body answer "
+    "the first answer (`Idempotent-Replayed: true`); the same key with another body 422 "
+    "IDEMPOTENCY_MISMATCH; while the first still runs 409 IDEMPOTENCY_IN_FLIGHT",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
 SECURITY_SCHEMES: Schema = {
     "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     "Bearer": {"type": "http", "scheme": "bearer", "description": "The same key as `X-API-Key`"},
@@ -98,6 +112,8 @@ class DoorDocs:
     # request bodies that refuse unknown properties
     strict: Sequence[type[msgspec.Struct]] = ()
     security: Sequence[str] = ("ApiKey", "Bearer")
+    # (method, path template) of the routes that take an `Idempotency-Key`
+    idempotent: Sequence[tuple[str, str]] = ()
     extra: Callable[[Schema], None] | None = field(default=None)
 
     def owns(self, path: str) -> int:
@@ -204,6 +220,7 @@ def refine(app: Litestar, doors: Sequence[DoorDocs]) -> None:
     schemas = components.setdefault("schemas", {})
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     components.setdefault("headers", {}).update(_HEADERS)
+    components.setdefault("parameters", {})["Idempotency-Key"] = _IDEMPOTENCY_KEY
     envelopes: list[Schema] = []
     for door in doors:
         _, defs = msgspec.json.schema_components([door.envelope], ref_template=_REF)
@@ -249,6 +266,10 @@ def _finish(operation: Schema, op: Operation, door: DoorDocs, *, in_door: bool, 
         statuses.add(404)
     if "requestBody" in operation:
         statuses.update((413, 422))
+    idempotent = in_door and (op.method.upper(), op.path) in door.idempotent
+    if idempotent:
+        statuses.update((409, 422))
+        operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/Idempotency-Key"})
     for status in sorted(statuses):
         responses[str(status)] = _error(status, envelope)
     for code, answer in responses.items():
@@ -256,3 +277,5 @@ def _finish(operation: Schema, op: Operation, door: DoorDocs, *, in_door: bool, 
         headers["X-Request-ID"] = {"$ref": _HEADER.format(name="X-Request-ID")}
         if op.guarded and code.startswith("2"):
             headers.update({name: {"$ref": _HEADER.format(name=name)} for name in _RATE})
+        if idempotent and code.startswith("2"):
+            headers["Idempotent-Replayed"] = {"$ref": _HEADER.format(name="Idempotent-Replayed")}

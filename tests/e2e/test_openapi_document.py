@@ -321,6 +321,61 @@ async def test_real_errors_validate_against_the_documented_envelope(served: Serv
         served.validator(_error_ref(served.operation("post", template), 422)).validate(r.json())
 
 
+TURNS = {
+    ("post", "/v1/model/response"): {"model": "echo", "inputs": [user("once")]},
+    ("post", "/v1/responses"): {"model": "echo", "input": "once"},
+    ("post", "/api/threads/messages"): {"content": "once"},
+}
+
+
+async def test_turns_document_the_idempotency_key_and_its_replay(served: Served) -> None:
+    parameter = served.resolve({"$ref": "#/components/parameters/Idempotency-Key"})
+    assert parameter["in"] == "header" and parameter["required"] is False
+    for method, path in [*TURNS, ("post", "/api/threads/{thread_id}/messages")]:
+        op = served.operation(method, path)
+        assert {"$ref": "#/components/parameters/Idempotency-Key"} in op["parameters"], path
+        assert "Idempotent-Replayed" in op["responses"]["200"]["headers"], path
+        assert {409, 422} <= _statuses(op)
+    for (method, path), body in TURNS.items():
+        headers = {**KEY, "Idempotency-Key": f"k-{uuid.uuid4()}"}
+        first = await served.client.request(method.upper(), path, json=body, headers=headers)
+        again = await served.client.request(method.upper(), path, json=body, headers=headers)
+        assert first.status_code == again.status_code == 200, (path, again.text[:300])
+        assert "idempotent-replayed" not in first.headers
+        assert again.headers["idempotent-replayed"] == "true"  # as documented, with its one value
+        assert served.resolve(
+            served.operation(method, path)["responses"]["200"]["headers"]["Idempotent-Replayed"]
+        )["schema"]["enum"] == ["true"]
+
+
+async def test_rate_limited_answers_carry_the_documented_headers(tmp_path: Path) -> None:
+    """With a limit of one request a minute, each door's 429 has every header the document names
+    for it and a body in the documented envelope; an admitted answer has the X-RateLimit-* ones."""
+    app = create_app(make_settings(tmp_path, rate_limit_rpm=1))
+    async with AsyncTestClient(app=app) as client:
+        doc = (await client.get("/schema/openapi.json")).json()
+        served = Served(app, client, doc)
+        admitted = await client.get("/v1/threads", headers=KEY)
+        assert admitted.status_code == 200, admitted.text[:300]
+        for name in served.operation("get", "/v1/threads")["responses"]["200"]["headers"]:
+            assert name.lower() in admitted.headers, name
+        for method, path, url in (
+            ("get", "/v1/threads", "/v1/threads"),
+            ("get", "/api/threads", "/api/threads"),
+            ("get", "/v1/responses/{response_id}", "/v1/responses/resp_none"),
+        ):
+            # One request a minute: of any two in a row, the second is refused, even across a minute.
+            for _ in range(2):
+                r = await client.request(method.upper(), url, headers=KEY)
+                if r.status_code == 429:
+                    break
+            assert r.status_code == 429, (url, r.status_code, r.text[:300])
+            documented = served.operation(method, path)["responses"]["429"]
+            for name in documented["headers"]:
+                assert name.lower() in r.headers, (url, name)
+            served.validator(_error_ref(served.operation(method, path), 429)).validate(r.json())
+
+
 def _stream_media(served: Served, method: str, path: str) -> dict[str, Any]:
     ok = served.operation(method, path)["responses"]["200"]
     assert "application/json" in ok["content"]

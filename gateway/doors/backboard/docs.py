@@ -128,5 +128,6 @@ BACKBOARD_DOCS = DoorDocs(
         MemoryBody,
         SearchBody,
     ),
+    idempotent=(("POST", _SEND), ("POST", _ADD)),
     extra=_finish,
 )

@@ -128,5 +128,6 @@ FREDDY_DOCS = DoorDocs(
         MemoryUpdate,
         MemorySearch,
     ),
+    idempotent=(("POST", _TURN),),
     extra=_finish,
 )

@@ -127,5 +127,6 @@ OPENAI_DOCS = DoorDocs(
         ConversationUpdate,
         ItemsCreate,
     ),
+    idempotent=(("POST", _RESPONSES),),
     extra=_finish,
 )
