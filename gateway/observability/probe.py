@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from prometheus_client import Counter
 
 from gateway.observability.metrics import CallMetrics, Metrics
 
@@ -76,6 +77,8 @@ class Probe:
     def __init__(self, metrics: Metrics | None = None, tracer: Tracer | None = None) -> None:
         self.metrics = metrics
         self.tracer = tracer
+        # The turn counter's children by (door, outcome): at most five of each.
+        self._turns: dict[tuple[str, str], Counter] = {}
 
     # -- provider calls ---------------------------------------------------------------------------
 
@@ -111,7 +114,11 @@ class Probe:
         """A turn ended: completed, cancelled, failed (after the model was asked), refused (before),
         or abandoned (the client left a stream)."""
         if self.metrics is not None:
-            self.metrics.turns.labels(DOOR.get(), outcome).inc()
+            key = (DOOR.get(), outcome)
+            child = self._turns.get(key)
+            if child is None:
+                child = self._turns[key] = self.metrics.turns.labels(*key)
+            child.inc()
 
     def cache(self, result: str) -> None:
         """A response-cache look-up: hit, miss or stale."""
