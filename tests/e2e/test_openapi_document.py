@@ -35,10 +35,8 @@ from gateway.http.docs_site import STATIC_DIR, openapi_config
 from gateway.http.openapi import refine
 from providers.echo import EchoProvider
 from providers.errors import UpstreamFailed
-from tests.conftest import KEY_A, make_settings, sse_events, user
+from tests.conftest import KEY_A, make_settings, sse_events, store_independent, user
 from tests.e2e.test_streaming import Chunky
-
-pytestmark = pytest.mark.store_independent
 
 FREDDY = "#/components/schemas/ErrorEnvelope"
 BACKBOARD = "#/components/schemas/BackboardError"
@@ -149,11 +147,13 @@ def _error_ref(op: dict[str, Any], status: int) -> str:
 # -- the document as a whole -------------------------------------------------------------------------
 
 
+@store_independent
 async def test_document_is_valid_openapi_3_1(served: Served) -> None:
     assert served.doc["openapi"].startswith("3.1")
     validate(served.doc)
 
 
+@store_independent
 async def test_every_route_of_the_app_is_in_the_document(served: Served) -> None:
     ops = list(served.ops())
     assert len(ops) > 50  # the three doors and health
@@ -175,6 +175,7 @@ async def test_security_schemes_are_the_keys_the_gateway_takes(served: Served) -
 # -- the rules, route by route ---------------------------------------------------------------------
 
 
+@store_independent
 async def test_guarded_operations_need_a_key_and_document_401_429_500_503(served: Served) -> None:
     guarded = [(m, p) for m, p, h, _ in served.ops() if h.resolve_guards()]
     assert len(guarded) > 50
@@ -198,6 +199,7 @@ async def test_health_needs_no_key_and_documents_no_401(served: Served) -> None:
     assert 503 in _statuses(served.operation("get", "/health/ready"))
 
 
+@store_independent
 async def test_operations_with_path_parameters_document_404(served: Served) -> None:
     with_params = [(m, p) for m, p, _, route in served.ops() if route.path_parameters]
     assert len(with_params) > 30
@@ -207,6 +209,7 @@ async def test_operations_with_path_parameters_document_404(served: Served) -> N
         assert _error_ref(op, 404) == envelope_of(path)
 
 
+@store_independent
 async def test_operations_with_a_body_document_413_and_422(served: Served) -> None:
     with_body = [(m, p) for m, p, _, _ in served.ops() if "requestBody" in served.operation(m, p)]
     # Every JSON-taking route has a body, the Backboard turns' three media types included.
@@ -217,6 +220,7 @@ async def test_operations_with_a_body_document_413_and_422(served: Served) -> No
         assert _error_ref(op, 413) == _error_ref(op, 422) == envelope_of(path)
 
 
+@store_independent
 async def test_model_calls_document_400_502_504_and_conflicts_409(served: Served) -> None:
     for (method, path), expected in CALLS_MODEL.items():
         op = served.operation(method, path)
@@ -229,6 +233,7 @@ async def test_model_calls_document_400_502_504_and_conflicts_409(served: Served
         assert "Retry-After" in op["responses"]["409"]["headers"]
 
 
+@store_independent
 async def test_rate_limit_answer_documents_retry_after_and_the_limit_headers(served: Served) -> None:
     op = served.operation("post", "/v1/model/response")
     headers = op["responses"]["429"]["headers"]
@@ -238,6 +243,7 @@ async def test_rate_limit_answer_documents_retry_after_and_the_limit_headers(ser
     assert "STORE_UNAVAILABLE" in op["responses"]["503"]["description"]
 
 
+@store_independent
 async def test_every_answer_documents_x_request_id(served: Served) -> None:
     for method, path, _, _ in served.ops():
         for status, answer in served.operation(method, path)["responses"].items():
@@ -245,6 +251,7 @@ async def test_every_answer_documents_x_request_id(served: Served) -> None:
             assert served.resolve(header)["schema"] == {"type": "string"}, (method, path, status)
 
 
+@store_independent
 async def test_litestars_validation_exception_400_is_gone(served: Served) -> None:
     text = json.dumps(served.doc)
     assert "Validation Exception" not in text
@@ -272,6 +279,7 @@ async def metrics() -> str:
     return ""
 
 
+@store_independent
 async def test_a_route_added_later_is_documented_by_the_same_rules() -> None:
     """The rules come from the routes: a guarded admin route and an open metrics route that no
     docs table names get their key, statuses and envelope all the same."""
@@ -383,6 +391,7 @@ def _stream_media(served: Served, method: str, path: str) -> dict[str, Any]:
     return media
 
 
+@store_independent
 async def test_streaming_operations_document_their_events(served: Served) -> None:
     for (method, path), answer in STREAMS.items():
         media = _stream_media(served, method, path)
@@ -479,6 +488,7 @@ _PAGES = {
 _TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 
+@store_independent
 async def test_docs_pages_load_nothing_from_the_internet(served: Served) -> None:
     for page, assets in _PAGES.items():
         r = await served.client.get(page)
@@ -494,6 +504,7 @@ async def test_docs_pages_load_nothing_from_the_internet(served: Served) -> None
         assert sorted(u for u in urls if u.startswith("/schema/static/")) == sorted(assets), page
 
 
+@store_independent
 async def test_docs_assets_are_served_whole_with_their_type(served: Served) -> None:
     for asset in {a for assets in _PAGES.values() for a in assets}:
         r = await served.client.get(asset)
@@ -506,11 +517,13 @@ async def test_docs_assets_are_served_whole_with_their_type(served: Served) -> N
     assert (await served.client.get("/schema/static/redoc/LICENSE")).status_code == 200
 
 
+@store_independent
 async def test_renderers_that_would_load_from_a_cdn_are_not_offered(served: Served) -> None:
     for page in ("/schema/rapidoc", "/schema/elements"):
         assert (await served.client.get(page)).status_code == 404, page
 
 
+@store_independent
 def test_vendored_assets_carry_their_licenses() -> None:
     assert "MIT" in (STATIC_DIR / "redoc" / "LICENSE").read_text()
     assert "Apache License" in (STATIC_DIR / "swagger-ui" / "LICENSE").read_text()
