@@ -33,6 +33,7 @@ from gateway.doors.freddy.door import freddy_door
 from gateway.doors.freddy.errors import handle_exception
 from gateway.doors.openai.docs import OPENAI_DOCS
 from gateway.doors.openai.door import openai_door
+from gateway.http.admin import admin_routes
 from gateway.http.asgi import Gateway
 from gateway.http.auth import KeyRing, rate_limit_headers
 from gateway.http.body import StrictRequest
@@ -250,6 +251,7 @@ def create_app(
     freddy = freddy_door(services, keyring, max_body_bytes=settings.max_body_bytes)
     backboard = backboard_door(services, keyring, caller, max_body_bytes=settings.max_body_bytes)
     openai = openai_door(services, keyring, max_body_bytes=settings.max_body_bytes)
+    admin = admin_routes(settings.admin_key, getattr(backend, "keys", None), clock)
     app = Gateway(
         fast=[freddy.fast, openai.fast, backboard.fast],
         metrics=metrics,
@@ -261,6 +263,7 @@ def create_app(
             freddy.router,
             backboard.router,
             openai.router,
+            *admin,
         ],
         dependencies={"services": Provide(lambda: services, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],

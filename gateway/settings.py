@@ -97,6 +97,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Per-key rate limits (SPEC §15): requests and tokens per minute; unset: no limit, no check.
     rate_limit_rpm: int | None = None
     rate_limit_tpm: int | None = None
+    # The key of the admin API (/admin/keys, gateway.http.admin); unset: no admin API. Never logged.
+    admin_key: str | None = None
     # OpenTelemetry traces (gateway.observability.tracing), by the standard variables: off unless
     # an OTLP endpoint is set.
     otlp_endpoint: str | None = None
@@ -126,7 +128,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
-_SECRET = frozenset({"api_keys", "openai_api_key", "anthropic_api_key"})
+_SECRET = frozenset({"api_keys", "openai_api_key", "anthropic_api_key", "admin_key"})
 
 _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_HOST": ("host", str),
@@ -186,6 +188,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_SUMMARY_ATTEMPTS": ("summary_attempts", int),
     "GATEWAY_RATE_LIMIT_RPM": ("rate_limit_rpm", int),
     "GATEWAY_RATE_LIMIT_TPM": ("rate_limit_tpm", int),
+    "GATEWAY_ADMIN_KEY": ("admin_key", str),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("otlp_endpoint", str),
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": ("otlp_traces_endpoint", str),
     "OTEL_SERVICE_NAME": ("otel_service_name", str),
@@ -297,9 +300,26 @@ def _check(s: Settings) -> list[str]:
         out.append("OTEL_SERVICE_NAME must not be blank")
     if not 0 < s.port < 65536:
         out.append("GATEWAY_PORT must be in 1..65535")
+    out += _admin_key_mistakes(s)
     if s.log_level.lower() not in _LOG_LEVELS:
         out.append(f"GATEWAY_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {s.log_level[:32]!r}")
     return out
+
+
+ADMIN_KEY_MIN = 24
+
+
+def _admin_key_mistakes(s: Settings) -> list[str]:
+    """The admin key is long enough not to be guessed, printable, and no organization's key (the
+    mistakes never show the key)."""
+    key = s.admin_key
+    if key is None:
+        return []
+    if len(key) < ADMIN_KEY_MIN or not key.isascii() or not key.isprintable() or " " in key:
+        return [f"GATEWAY_ADMIN_KEY must be at least {ADMIN_KEY_MIN} printable ASCII characters, no spaces"]
+    if key in s.api_keys:
+        return ["GATEWAY_ADMIN_KEY must not be one of GATEWAY_API_KEYS: an admin key is no organization's"]
+    return []
 
 
 def _is_http_url(url: str) -> bool:
