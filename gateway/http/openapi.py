@@ -8,7 +8,8 @@ the app's routes, so a route added later is documented by the same rules:
 - a guarded route needs a key (`ApiKey` or `Bearer`, unless it declares its own security) and may
   answer 401, 429 (with `Retry-After` and `X-RateLimit-*`), 500 and 503; an unguarded one (health,
   metrics) needs none;
-- a route with path parameters may answer 404; one with a request body 413 and 422;
+- a route with path parameters may answer 404; one with a request body 413 and 422, one with
+  parameters 422;
 - each door (`DoorDocs`) adds what its guards answer on every route (`always`) and what a route
   answers beyond these rules (`errors`: 400, 409, 502, 504 of a model call, ...), each in the door's
   error envelope; a route under no door's prefix is answered in the first door's envelope, as the
@@ -266,6 +267,8 @@ def _finish(operation: Schema, op: Operation, door: DoorDocs, *, in_door: bool, 
         statuses.add(404)
     if "requestBody" in operation:
         statuses.update((413, 422))
+    if operation.get("parameters"):
+        statuses.add(422)  # a parameter out of its bounds
     idempotent = in_door and (op.method.upper(), op.path) in door.idempotent
     if idempotent:
         statuses.update((409, 422))

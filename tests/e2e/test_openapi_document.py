@@ -22,7 +22,7 @@ import pytest
 from litestar import Litestar, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 from openapi_spec_validator import validate
@@ -218,6 +218,10 @@ async def test_operations_with_a_body_document_413_and_422(served: Served) -> No
         op = served.operation(method, path)
         assert {413, 422} <= _statuses(op), (method, path)
         assert _error_ref(op, 413) == _error_ref(op, 422) == envelope_of(path)
+    for method, path, _, _ in served.ops():
+        op = served.operation(method, path)
+        if op.get("parameters"):  # a parameter out of its bounds, or one the route does not know
+            assert 422 in _statuses(op), (method, path)
 
 
 @store_independent
@@ -274,6 +278,11 @@ async def touch_key(key_id: FromPath[str], data: JSONBody[KeyBody]) -> KeyBody:
     return data
 
 
+@get("/keys")
+async def list_keys(org: FromQuery[str | None] = None) -> list[str]:
+    return []
+
+
 @get("/metrics")
 async def metrics() -> str:
     return ""
@@ -285,7 +294,7 @@ async def test_a_route_added_later_is_documented_by_the_same_rules() -> None:
     docs table names get their key, statuses and envelope all the same."""
 
     app = Litestar(
-        [Router("/admin", route_handlers=[touch_key], guards=[admin_guard]), metrics],
+        [Router("/admin", route_handlers=[touch_key, list_keys], guards=[admin_guard]), metrics],
         openapi_config=openapi_config(title="t", version="1"),
     )
     refine(app, [FREDDY_DOCS, BACKBOARD_DOCS, OPENAI_DOCS])
@@ -297,6 +306,8 @@ async def test_a_route_added_later_is_documented_by_the_same_rules() -> None:
     assert {401, 404, 413, 422, 429, 500, 503} <= _statuses(admin)
     assert 400 not in _statuses(admin)  # Litestar's own, gone
     assert all(_error_ref(admin, s) == FREDDY for s in (401, 404, 413, 422, 429, 500, 503))
+    listing = doc["paths"]["/admin/keys"]["get"]
+    assert _statuses(listing) == {200, 401, 422, 429, 500, 503}  # 422: its query parameter
     scrape = doc["paths"]["/metrics"]["get"]
     assert scrape["security"] == []
     assert _statuses(scrape) == {200}
