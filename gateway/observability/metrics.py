@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable, Sequence
 
 import prometheus_client
-from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -99,7 +99,9 @@ class Metrics:
     """The metrics of one app, and its `/metrics` text (`exposition`)."""
 
     def __init__(self, job_kinds: Sequence[str] = ()) -> None:
-        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        # The library chose how to keep values when it was first imported: files only if the
+        # directory was named by then (the scrape must read what the values are written to).
+        self.multiprocess = values.ValueClass is not values.MutexValue and bool(os.environ.get(MULTIPROC_ENV))
         r = self.registry = CollectorRegistry(auto_describe=False)
         self.requests = Counter(
             "gateway_requests", "HTTP requests answered", ("door", "route", "status"), registry=r
