@@ -410,10 +410,13 @@ async def test_streaming_operations_document_their_events(served: Served) -> Non
         events = media["x-events"]
         assert events, (method, path)
         for name, data in events.items():
-            # The table in the description names each event.
+            # The table in the description names each event, and each has its data's schema.
             assert f"`{name}`" in media["schema"]["description"]
-            served.validator("#/components/schemas/" + answer)  # the answer's schema exists
-            assert data, name
+            assert data.get("title") == name or data["allOf"][-1]["title"] == name
+        # The whole answer beside it: the door's object, as without `stream`.
+        json_ref = served.operation(method, path)["responses"]["200"]["content"]["application/json"]
+        assert json_ref["schema"]["$ref"].endswith(answer), (path, json_ref)
+        assert served.resolve(json_ref["schema"])["title"] == answer
     assert set(_stream_media(served, "post", "/v1/model/response")["x-events"]) == {
         "response.created",
         "response.output_text.delta",
