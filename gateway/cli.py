@@ -18,6 +18,7 @@ from gateway.core.records import ThreadRecord
 from gateway.core.rules import Limits, now_us
 from gateway.doors.freddy.render import message_object, thread_object
 from gateway.errors import ThreadNotFound
+from gateway.settings import Settings, load_settings
 from gateway.store.protocols import Backend, CursorNotFound, KeyStore
 
 
@@ -25,12 +26,11 @@ def _when(us: int | None) -> str:
     return "-" if us is None else datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _with_backend[T](fn: Callable[[Backend], Awaitable[T]]) -> T:
+def _with_backend[T](fn: Callable[[Backend], Awaitable[T]], settings: Settings | None = None) -> T:
     """Run `fn` on the store the server's settings name, opened for it and closed after."""
     from gateway.app import default_store
-    from gateway.settings import load_settings
 
-    settings = load_settings()
+    settings = settings or load_settings()
     backend = default_store(settings, Limits.from_settings(settings))
 
     async def run() -> T:
@@ -51,6 +51,24 @@ def _with_keys[T](fn: Callable[[KeyStore], Awaitable[T]]) -> T:
         return fn(keys)
 
     return _with_backend(on_keys)
+
+
+def stored_key_count(settings: Settings) -> int | None:
+    """How many live keys the store keeps (for the startup line); None when it does not answer
+    within its timeout."""
+
+    async def count(backend: Backend) -> int:
+        keys: KeyStore | None = getattr(backend, "keys", None)
+        return 0 if keys is None else len(await keys.live_keys())
+
+    async def bounded(backend: Backend) -> int:
+        async with asyncio.timeout(settings.mongodb_timeout_s + 1):
+            return await count(backend)
+
+    try:
+        return _with_backend(bounded, settings)
+    except Exception:  # noqa: BLE001 - the store down at start: the workers say so at /health/ready
+        return None
 
 
 @click.group(invoke_without_command=True)

@@ -31,6 +31,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess, multiprocess
 
+from gateway.cli import stored_key_count
 from gateway.http.server import HttpLimits, ServerConfig
 from gateway.settings import Settings, SettingsError, load_settings
 from providers.config import ConfigError, load_config
@@ -80,9 +81,10 @@ class _OwnSocketWorker(multiprocess.Process):
         super().target([own])
 
 
-def startup_line(settings: Settings) -> str:
+def startup_line(settings: Settings, stored_keys: int | None = 0) -> str:
     """What the gateway serves, on one line: its address, store, cache, providers and the number
-    of API keys (never a key)."""
+    of API keys (never a key): the environment's and the live ones of the store (None: the store
+    could not be asked)."""
     store = (
         "mongodb" if settings.mongodb_uri else f"sqlite {os.path.join(settings.data_dir, 'gateway.sqlite3')}"
     )
@@ -91,7 +93,12 @@ def startup_line(settings: Settings) -> str:
     else:
         cache = "in-process" if settings.workers == 1 and not settings.mongodb_uri else "none"
     names = configured_names(settings.provider_settings(), load_config(settings.config_file))
-    keys = len(settings.api_keys)
+    keys = len(settings.api_keys) + (stored_keys or 0)
+    counted_keys = f"{keys} API key{'s' if keys != 1 else ''}"
+    if stored_keys is None:
+        counted_keys += " (the store's not counted: it did not answer)"
+    elif stored_keys:
+        counted_keys += f" ({len(settings.api_keys)} from GATEWAY_API_KEYS, {stored_keys} in the store)"
     limits = [
         f"{n} {unit} a minute"
         for n, unit in ((settings.rate_limit_rpm, "requests"), (settings.rate_limit_tpm, "tokens"))
@@ -102,13 +109,14 @@ def startup_line(settings: Settings) -> str:
     return (
         f"gateway: listening on http://{settings.host}:{settings.port} with {settings.workers} "
         f"worker{'s' if settings.workers != 1 else ''}; store {store}; cache {cache}; "
-        f"providers {', '.join(names)}; {keys} API key{'s' if keys != 1 else ''}{rate}"
+        f"providers {', '.join(names)}; {counted_keys}{rate}"
     )
 
 
 NO_KEYS = (
     "gateway: WARNING: no API key is configured, so every request but /health answers 401. "
-    'Set GATEWAY_API_KEYS="key=organization_id" (for example GATEWAY_API_KEYS="ak_dev_123=org_dev").'
+    'Set GATEWAY_API_KEYS="key=organization_id" (for example GATEWAY_API_KEYS="ak_dev_123=org_dev"), '
+    "or make one with `python -m gateway keys create --org ORG`."
 )
 
 
@@ -182,8 +190,11 @@ def main() -> None:
     except OSError as exc:
         _say(f"gateway: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
         sys.exit(STARTUP_FAILURE)
+    stored = stored_key_count(settings)
+    if stored != 0:
+        line = startup_line(settings, stored)
     _say(line)
-    if not settings.api_keys:
+    if not settings.api_keys and stored == 0:
         _say(NO_KEYS)
     if settings.workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
         if os.environ.get(MULTIPROC_ENV):  # the operator's choice: kept, but fresh for this run

@@ -8,21 +8,25 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from pymongo.errors import DuplicateKeyError
 
 from gateway.core.keys import digest, mint
+from gateway.serve import startup_line
+from gateway.settings import load_settings
 from gateway.store.mongo.database import MongoDatabase
 from gateway.store.mongo.store import MongoStore
 from gateway.store.protocols import KeyStore
 from gateway.store.sqlite.store import SqliteStore
 from tests.integration.store_contract.helpers import LIMITS, T0
-from tests.services import ThreadedMongo, mongo_uri
+from tests.services import ThreadedMongo, free_port, mongo_uri
 
 Opener = Callable[[], AbstractAsyncContextManager[KeyStore]]
 
@@ -185,3 +189,66 @@ def test_the_cli_keeps_keys_in_mongodb(tmp_path: Path, mongo_for_processes: str)
     assert "revoked" in cli("keys", "list", "--org", "org_mongo").stdout
     assert cli("keys", "revoke", lines["id"]).returncode == 1
     assert not list(tmp_path.glob("gateway.sqlite3*"))  # nothing went to the embedded store
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongodb"])
+def test_the_startup_line_counts_the_stores_keys_and_warns_no_more(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    env = {"GATEWAY_API_KEYS": ""}  # no environment key: the store's are the only ones
+    if backend == "mongodb":
+        env["GATEWAY_MONGODB_URI"] = request.getfixturevalue("mongo_for_processes")
+        env["GATEWAY_MONGODB_DATABASE"] = f"gw_{uuid.uuid4().hex[:8]}"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    cli_env = {**base, **env, "GATEWAY_DATA_DIR": str(tmp_path / "data")}
+    for org in ("org_one", "org_two"):
+        made = subprocess.run(
+            [sys.executable, "-m", "gateway", "keys", "create", "--org", org],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+    revoked_id = made.stdout.splitlines()[0].removeprefix("id: ")
+    revoked = subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", "revoke", revoked_id], env=cli_env, timeout=60, check=False
+    )
+    assert revoked.returncode == 0
+    # The gateway as its users start it, with no key in the environment (not `start_gateway`,
+    # which sets one); once it is ready, both lines it says at start have been written.
+    port = free_port()
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway"],
+            env={**cli_env, "GATEWAY_PORT": str(port)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _ready(port):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the gateway did not become ready"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    text = log.read_text()
+    assert "; 1 API key (0 from GATEWAY_API_KEYS, 1 in the store)" in text
+    assert "WARNING: no API key" not in text
+
+
+def test_the_startup_line_says_when_the_store_was_not_asked() -> None:
+    settings = load_settings({"GATEWAY_API_KEYS": "k1=o1"})
+    assert startup_line(settings, None).endswith("; 1 API key (the store's not counted: it did not answer)")
+    assert startup_line(settings, 0).endswith("; 1 API key")
+    assert startup_line(settings, 3).endswith("; 4 API keys (1 from GATEWAY_API_KEYS, 3 in the store)")
