@@ -33,7 +33,7 @@ from gateway.doors.freddy.door import freddy_door
 from gateway.doors.freddy.errors import handle_exception
 from gateway.doors.openai.docs import OPENAI_DOCS
 from gateway.doors.openai.door import openai_door
-from gateway.http.admin import admin_routes
+from gateway.http.admin import ADMIN_DOCS, admin_routes
 from gateway.http.asgi import Gateway
 from gateway.http.auth import KeyRing, rate_limit_headers
 from gateway.http.body import StrictRequest
@@ -278,7 +278,7 @@ def create_app(
         openapi_config=openapi_config(title="Thread gateway", version="0.1.0"),
         logging_config=None,
     )
-    refine(app, [FREDDY_DOCS, BACKBOARD_DOCS, OPENAI_DOCS])
+    refine(app, [FREDDY_DOCS, BACKBOARD_DOCS, OPENAI_DOCS, *([ADMIN_DOCS] if admin else [])])
     return app
 
 

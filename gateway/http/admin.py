@@ -29,7 +29,9 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway import errors
 from gateway.core.keys import NAME_MAX, ORG_PATTERN, mint
+from gateway.doors.freddy.errors import ErrorEnvelope
 from gateway.http.auth import presented_key
+from gateway.http.openapi import DoorDocs
 from gateway.http.query import refuse_unknown_query
 from gateway.store.protocols import KeyRecord, KeyStore
 from gateway.times import iso
@@ -163,3 +165,14 @@ def admin_routes(admin_key: str | None, keys: KeyStore | None, clock: Callable[[
     if keys is None:
         raise ValueError("GATEWAY_ADMIN_KEY is set but the store keeps no API keys")
     return [admin_router(admin_key, keys, clock)]
+
+
+# For the OpenAPI document (when the routes are there): errors in the native envelope; 400 for two
+# organizations named at once; no organization claim to refuse (403), unknown queries 422.
+ADMIN_DOCS = DoorDocs(
+    prefixes=("/admin",),
+    envelope=ErrorEnvelope,
+    errors={("POST", "/admin/keys"): (400,), ("GET", "/admin/keys"): (400,)},
+    always=(422,),
+    strict=(KeyCreate,),
+)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
+from openapi_spec_validator import validate
 
 from gateway.settings import SettingsError, load_settings
 from tests.conftest import _SERVICES, BACKEND, KEY_A, KEY_B, make_settings, running, store_independent, user
@@ -269,3 +270,24 @@ def test_a_revocation_reaches_both_workers_of_a_real_gateway(tmp_path: Path) -> 
         gateway.stop()
     text = log.read_text()
     assert key not in text and ADMIN not in text
+
+
+@store_independent
+async def test_the_openapi_document_has_the_admin_routes_only_when_they_are_served(tmp_path: Path) -> None:
+    async with running(make_settings(tmp_path, admin_key=ADMIN)) as client:
+        doc = (await client.get("/schema/openapi.json")).json()
+    validate(doc)
+    envelope = "#/components/schemas/ErrorEnvelope"
+    statuses = {
+        ("post", "/admin/keys"): {"201", "400", "401", "422"},
+        ("get", "/admin/keys"): {"200", "401", "422"},
+        ("delete", "/admin/keys/{key_id}"): {"204", "401", "404"},
+    }
+    for (method, path), wanted in statuses.items():
+        op = doc["paths"][path][method]
+        assert wanted <= set(op["responses"]), (method, path, sorted(op["responses"]))
+        assert op["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": envelope}
+    assert doc["components"]["schemas"]["KeyCreate"]["additionalProperties"] is False
+    async with running(make_settings(tmp_path / "plain")) as client:
+        plain = (await client.get("/schema/openapi.json")).json()
+    assert not [p for p in plain["paths"] if p.startswith("/admin")]
