@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import click
 import msgspec
 
-from gateway.core.keys import NAME_MAX, mint, valid_org
+from gateway.core.keys import NAME_MAX, mint, valid_name, valid_org
 from gateway.core.listing import every_message, every_thread
 from gateway.core.records import ThreadRecord
 from gateway.core.rules import Limits, now_us
@@ -103,8 +103,8 @@ def create(org: str, name: str | None) -> None:
     """Create a key; it is printed once, only its SHA-256 digest is kept."""
     if not valid_org(org):
         raise click.BadParameter("1 to 128 characters of A-Z a-z 0-9 _ - . :", param_hint="--org")
-    if name is not None and len(name) > NAME_MAX:
-        raise click.BadParameter(f"at most {NAME_MAX} characters", param_hint="--name")
+    if name is not None and not valid_name(name):
+        raise click.BadParameter(f"1 to {NAME_MAX} characters, no control characters", param_hint="--name")
     made = mint(org, name, int(time.time() * 1e6))
     _with_keys(lambda store: store.create_key(made.record, made.digest))
     click.echo(f"id: {made.record.id}")

@@ -14,8 +14,11 @@ from gateway.store.protocols import KeyRecord
 # An organization id a stored key may name: the characters of a thread id (SPEC §4.1), so that it
 # prints on one line and needs no quoting anywhere.
 ORG_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+# A key's name: up to 200 characters, no control characters (the CLI prints it in a tab-separated line).
 NAME_MAX = 200
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 _ORG = re.compile(ORG_PATTERN)
+_NAME = re.compile(NAME_PATTERN)
 
 
 class NewKey(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,6 +33,10 @@ def digest(key: str) -> bytes:
 
 def valid_org(org: str) -> bool:
     return _ORG.fullmatch(org) is not None
+
+
+def valid_name(name: str) -> bool:
+    return 0 < len(name) <= NAME_MAX and _NAME.fullmatch(name) is not None
 
 
 def mint(org: str, name: str | None, at_us: int) -> NewKey:

@@ -28,7 +28,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway import errors
-from gateway.core.keys import NAME_MAX, ORG_PATTERN, mint
+from gateway.core.keys import NAME_MAX, NAME_PATTERN, ORG_PATTERN, mint
 from gateway.doors.freddy.errors import ErrorEnvelope
 from gateway.http.auth import presented_key
 from gateway.http.openapi import DoorDocs
@@ -37,7 +37,7 @@ from gateway.store.protocols import KeyRecord, KeyStore
 from gateway.times import iso
 
 Org = Annotated[str, msgspec.Meta(pattern=ORG_PATTERN)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)]
 OrgQuery = Annotated[str | None, QueryParameter(pattern=ORG_PATTERN, description="only its keys")]
 
 

@@ -188,6 +188,11 @@ def test_the_cli_keeps_keys_in_mongodb(tmp_path: Path, mongo_for_processes: str)
     assert cli("keys", "revoke", lines["id"]).returncode == 0
     assert "revoked" in cli("keys", "list", "--org", "org_mongo").stdout
     assert cli("keys", "revoke", lines["id"]).returncode == 1
+    # What the admin API refuses, the CLI refuses too (click's usage error, exit code 2).
+    for bad in (("--org", "has space"), ("--org", "org_ok", "--name", "tab\there"), ("--org", "x" * 129)):
+        refused = cli("keys", "create", *bad)
+        assert refused.returncode == 2 and "key:" not in refused.stdout, refused.stderr
+    assert len(cli("keys", "list").stdout.splitlines()) == 1
     assert not list(tmp_path.glob("gateway.sqlite3*"))  # nothing went to the embedded store
 
 
