@@ -113,6 +113,17 @@ async def test_the_list_shows_every_record_and_never_a_key(tmp_path: Path) -> No
         none = await client.get("/admin/keys", params={"organizationId": "org_none"}, headers=AS_ADMIN)
         assert none.json()["data"] == []
 
+        # A key used is listed with when (written off the request path, by the snapshot's refresh).
+        assert (await client.post(TURN, **native_turn(two["key"], "in use"))).status_code == 200
+        deadline = time.monotonic() + 10
+        used: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            used = {k["id"]: k for k in (await client.get("/admin/keys", headers=AS_ADMIN)).json()["data"]}
+            if used[two["id"]]["last_used_at"] is not None:
+                break
+        assert used[two["id"]]["last_used_at"] >= two["created_at"]
+        assert used[one["id"]]["last_used_at"] is None
+
         assert (await client.delete(f"/admin/keys/{one['id']}", headers=AS_ADMIN)).status_code == 204
         after = {k["id"]: k for k in (await client.get("/admin/keys", headers=AS_ADMIN)).json()["data"]}
         assert after[one["id"]]["revoked_at"] is not None
