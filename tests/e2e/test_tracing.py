@@ -2,7 +2,8 @@
 sends its spans over OTLP/HTTP (protobuf) to a collector, here a fake one in the test that keeps
 every `POST /v1/traces` and decodes it with opentelemetry-proto. A request is the span of its door
 (under the caller's `traceparent`), with the turn's store operations and its provider call as
-children; no API key is in anything exported."""
+children; a failed attempt is an error span, a retry and a fallback are marked; no API key is in
+anything exported."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from tests.conftest import _SERVICES, BACKEND, KEY_A, ok, uid, user
+from providers.config import ProviderConfig
+from tests.conftest import _SERVICES, BACKEND, KEY_A, make_settings, ok, running, uid, user
+from tests.fakes.behaviours import Fail
+from tests.fakes.server import serve
+from tests.fakes.upstream import FakeUpstream
 from tests.gateway_process import GatewayProcess, start_gateway
 
 
@@ -212,3 +217,54 @@ def test_a_turn_is_a_door_span_with_store_and_provider_children(
 
     assert KEY_A.encode() not in collector.raw()
     assert thread.encode() not in collector.raw()  # no request content either (ids only by route)
+
+
+async def test_failed_attempts_are_error_spans_and_the_fallback_is_marked(tmp_path: Path) -> None:
+    fake = FakeUpstream()
+    with Collector() as collector, serve(fake) as upstream:
+        settings = make_settings(
+            tmp_path,
+            openai_api_key="sk-test-tracing-0123456789",
+            openai_base_url=f"{upstream}/v1",
+            provider_attempts=2,
+            otlp_traces_endpoint=f"{collector.url}/v1/traces",
+            otel_service_name="gateway-under-test",
+        )
+        config = ProviderConfig(fallbacks={"openai/gpt-primary": ["echo"]})
+        fake.push(Fail(503), Fail(502))
+        rid = f"req-fallback-{uuid.uuid4().hex[:8]}"
+        async with running(settings, config=config) as client:
+            r = await client.post(
+                "/v1/model/response",
+                headers={"X-API-Key": KEY_A, "X-Request-ID": rid},
+                json={"model": "openai/gpt-primary", "inputs": [user("hi")]},
+            )
+            assert ok(r)["output_text"] == "hi"
+        # The app's lifespan ended: every span was flushed to the collector.
+    spans = [s for _, s in collector.spans()]
+    (door,) = [s for s in spans if attributes(s.attributes).get("gateway.request_id") == rid]
+    calls = sorted(
+        (s for s in spans if s.parent_span_id == door.span_id and s.name.startswith("provider ")),
+        key=lambda s: s.start_time_unix_nano,
+    )
+    seen = [
+        (
+            attributes(s.attributes)["gen_ai.system"],
+            attributes(s.attributes)["gen_ai.request.model"],
+            attributes(s.attributes)["gateway.provider.retry"],
+            attributes(s.attributes)["gateway.provider.fallback"],
+            attributes(s.attributes).get("error.type"),
+            s.status.code,
+        )
+        for s in calls
+    ]
+    error, unset = Status.STATUS_CODE_ERROR, Status.STATUS_CODE_UNSET
+    assert seen == [
+        ("openai", "gpt-primary", False, False, "PROVIDER_ERROR", error),
+        ("openai", "gpt-primary", True, False, "PROVIDER_ERROR", error),
+        ("echo", "echo", False, True, None, unset),
+    ]
+    assert "gen_ai.usage.input_tokens" not in attributes(calls[0].attributes)
+    assert attributes(calls[2].attributes)["gen_ai.usage.output_tokens"] == 1
+    assert {r["service.name"] for r, _ in collector.spans()} == {"gateway-under-test"}
+    assert b"sk-test-tracing" not in collector.raw() and KEY_A.encode() not in collector.raw()
