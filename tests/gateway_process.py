@@ -21,13 +21,16 @@ class GatewayProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        # Nothing of the caller's gateway settings (nor a metrics directory another run would share).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("GATEWAY_") and k != "PROMETHEUS_MULTIPROC_DIR"
+        }
         env.update(
-            GATEWAY_PORT=str(self.port),
-            GATEWAY_DATA_DIR=str(data_dir),
-            GATEWAY_API_KEYS=f"{KEY_A}={ORG_A}",
-            **extra,
+            GATEWAY_PORT=str(self.port), GATEWAY_DATA_DIR=str(data_dir), GATEWAY_API_KEYS=f"{KEY_A}={ORG_A}"
         )
+        env.update(extra)  # a test's own settings win, its keys included
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gateway"],

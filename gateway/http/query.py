@@ -19,7 +19,11 @@ ALWAYS = frozenset({"organization_id"})
 def route_query(handler: BaseRouteHandler) -> frozenset[str]:
     """The query parameters a route handler declares (`QueryParameter`, `FromQuery`)."""
     names = set(ALWAYS)
+    # An injected dependency (`services`) is no query parameter, whatever its signature says.
+    dependencies = handler.resolve_dependencies()
     for name, parsed in handler.parsed_fn_signature.parameters.items():
+        if name in dependencies:
+            continue
         kwarg = parsed.kwarg_definition
         if isinstance(kwarg, ParameterKwarg) and kwarg.param_type is ParamType.QUERY:
             names.add(kwarg.name or kwarg.query or name)

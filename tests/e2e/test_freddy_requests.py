@@ -153,6 +153,9 @@ async def test_an_unknown_query_parameter_is_refused(client: AsyncTestClient[Any
         r = await a.request("POST" if url.startswith(TURN) else "GET", url, json=body())
         error = err(r, 422, "VALIDATION_ERROR")
         assert "not known" in error["message"]
+    # The name of a handler's injected dependency is no query parameter either.
+    error = err(await a.get("/v1/threads?services=x"), 422, "VALIDATION_ERROR")
+    assert error["details"]["unknown"] == ["services"] and "services" not in error["details"]["known"]
 
 
 async def test_a_stream_ends_with_done(a: Api) -> None:

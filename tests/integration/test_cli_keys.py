@@ -80,7 +80,6 @@ def test_a_key_of_the_cli_works_until_revoked_on_every_worker(tmp_path: Path) ->
             r = turn(gateway.url, key)
             seen_401 = seen_401 + 1 if r.status_code == 401 else 0
         assert seen_401 == 12, "the revoked key still answered"
-        assert time.monotonic() - start < 2.5
         assert "revoked" in cli(data, "keys", "list").stdout
         assert cli(data, "keys", "revoke", key_id).returncode != 0  # already revoked
     finally:
