@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,6 @@ import pytest
 
 from gateway.settings import Settings, load_settings
 from tests.conftest import API_KEYS, KEY_A, KEY_B, ORG_A, ORG_B, Api, ok, running, user
-from tests.services import ThreadedMongo
-
-
-@pytest.fixture(scope="module")
-def mongo_for_processes() -> Iterator[str]:
-    real = os.environ.get("GATEWAY_TEST_MONGODB_URI")
-    if real:
-        yield real
-        return
-    server = ThreadedMongo()
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 class Setup:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from gateway.store.mongo.store import MongoStore
 from gateway.store.protocols import KeyStore
 from gateway.store.sqlite.store import SqliteStore
 from tests.integration.store_contract.helpers import LIMITS, T0
-from tests.services import ThreadedMongo, free_port, mongo_uri
+from tests.services import free_port, mongo_uri
 
 Opener = Callable[[], AbstractAsyncContextManager[KeyStore]]
 
@@ -149,20 +149,6 @@ async def test_keys_survive_a_restart_of_the_store(opener: Opener) -> None:
     async with opener() as keys:
         assert await keys.find_key(made.digest) == (made.record.id, "org_a")
         assert await keys.list_keys("org_a") == [made.record]
-
-
-@pytest.fixture(scope="module")
-def mongo_for_processes() -> Iterator[str]:
-    """A MongoDB URI that other processes reach (the CLI): mongoeco on a thread of its own."""
-    real = os.environ.get("GATEWAY_TEST_MONGODB_URI")
-    if real:
-        yield real
-        return
-    server = ThreadedMongo()
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 def test_the_cli_keeps_keys_in_mongodb(tmp_path: Path, mongo_for_processes: str) -> None:
