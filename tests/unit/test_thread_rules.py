@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 import pytest
 
-from gateway.core.records import State, ThreadPatch, Usage
+from gateway.core.records import State, ThreadPatch, ThreadRecord, Usage
 from gateway.core.rules import (
     Limits,
     apply_patch,
     apply_turn,
+    check_thread_assistant,
     expires_us,
     is_valid_thread_id,
     merge_metadata,
     new_thread,
+    now_us,
     thread_user,
     tombstone_expires_us,
 )
@@ -26,6 +30,7 @@ from gateway.errors import (
     ThreadMessageLimit,
     ValidationFailed,
 )
+from gateway.settings import Settings
 
 S = 1_000_000
 LIMITS = Limits(max_messages=6, max_metadata_bytes=32, idle_us=10 * S, max_age_us=100 * S, response_ttl_us=S)
@@ -142,3 +147,152 @@ def test_a_turns_user_is_its_own_else_its_threads_and_another_than_the_threads_i
     assert "ann" not in refused.value.message  # another user's name is not told
     with pytest.raises(ValidationFailed):
         new_thread("o", "t", metadata=None, visible=True, limits=LIMITS, at_us=0, user=" ")
+
+
+def test_a_refused_users_error_names_the_thread_and_the_user_asked_for() -> None:
+    ann = new_thread("o", "t", metadata=None, visible=True, limits=LIMITS, at_us=0, user="ann")
+    with pytest.raises(ConflictingParameters) as refused:
+        thread_user(ann, "bob")
+    assert refused.value.details == {"thread_id": "t", "user": "bob"}
+
+
+def test_limits_from_settings_are_the_settings_seconds_in_microseconds() -> None:
+    settings = Settings(
+        max_messages_per_thread=7,
+        max_metadata_bytes=99,
+        thread_idle_ttl_s=1.5,
+        thread_max_age_s=2.25,
+        response_ttl_s=0.5,
+    )
+    assert Limits.from_settings(settings) == Limits(
+        max_messages=7,
+        max_metadata_bytes=99,
+        idle_us=1_500_000,
+        max_age_us=2_250_000,
+        response_ttl_us=500_000,
+    )
+
+
+def test_now_us_reads_the_wall_clock_in_microseconds() -> None:
+    before = time.time_ns() // 1000
+    now = now_us()
+    after = time.time_ns() // 1000
+    assert before <= now <= after
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "message"),
+    [
+        ("locked", ThreadLocked, "Thread 't' is locked and accepts no new messages."),
+        ("archived", ThreadArchived, "Thread 't' is archived and accepts no new messages."),
+    ],
+)
+def test_a_refused_turn_says_which_thread_and_why(state: State, error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as refused:
+        apply_turn(fresh(state), adding=1, usage=Usage(), next_state=None, limits=LIMITS, at_us=1)
+    assert refused.value.message == message  # type: ignore[attr-defined]
+
+
+def test_a_turn_past_the_message_limit_names_the_thread_and_the_counts() -> None:
+    full = msgspec.structs.replace(fresh(), message_count=5)
+    with pytest.raises(ThreadMessageLimit) as refused:
+        apply_turn(full, adding=2, usage=Usage(), next_state=None, limits=LIMITS, at_us=1)
+    assert refused.value.message == "Thread 't' holds 5 messages; adding 2 would pass the limit of 6."
+    assert refused.value.details == {"message_count": 5, "adding": 2, "limit": 6}
+
+
+@pytest.mark.parametrize(
+    ("previous", "model", "expected"),
+    [(None, "m1", "m1"), ("m0", "m1", "m1"), ("m0", None, "m0"), (None, None, None)],
+)
+def test_a_turn_records_its_model_else_keeps_the_last_one(
+    previous: str | None, model: str | None, expected: str | None
+) -> None:
+    thread = msgspec.structs.replace(fresh(), last_model=previous)
+    after = apply_turn(thread, adding=1, usage=Usage(), next_state=None, limits=LIMITS, at_us=1, model=model)
+    assert after.last_model == expected
+
+
+def owned_by(assistant_id: str | None) -> ThreadRecord:
+    thread: ThreadRecord = fresh()
+    return msgspec.structs.replace(thread, assistant_id=assistant_id)
+
+
+@pytest.mark.parametrize(("thread_assistant", "named"), [(None, None), ("a1", None), ("a1", "a1")])
+def test_naming_no_assistant_or_the_threads_own_is_accepted(
+    thread_assistant: str | None, named: str | None
+) -> None:
+    check_thread_assistant(owned_by(thread_assistant), named)
+
+
+@pytest.mark.parametrize(
+    ("thread_assistant", "message"),
+    [
+        (None, "Thread 't' has no assistant; `assistant_id` 'a2' contradicts it."),
+        ("a1", "Thread 't' belongs to assistant 'a1', not to 'a2'."),
+    ],
+)
+def test_naming_another_assistant_than_the_threads_is_refused(
+    thread_assistant: str | None, message: str
+) -> None:
+    with pytest.raises(ConflictingParameters) as refused:
+        check_thread_assistant(owned_by(thread_assistant), "a2")
+    assert refused.value.message == message
+    assert refused.value.details == {
+        "thread_id": "t",
+        "assistant_id": "a2",
+        "thread_assistant_id": thread_assistant,
+    }
+
+
+def test_a_patch_naming_another_assistant_is_refused_and_its_own_accepted() -> None:
+    thread = owned_by("a1")
+    with pytest.raises(ConflictingParameters):
+        apply_patch(thread, ThreadPatch(assistant_id="a2"), LIMITS, 1)
+    assert apply_patch(thread, ThreadPatch(assistant_id="a1", title="x"), LIMITS, 1).title == "x"
+
+
+def test_a_refused_transition_names_the_thread_and_both_states() -> None:
+    with pytest.raises(InvalidStateTransition) as refused:
+        apply_patch(fresh("archived"), ThreadPatch(state="open"), LIMITS, 1)
+    assert refused.value.message == "Thread 't' cannot go from 'archived' to 'open'."
+    assert refused.value.details == {"from": "archived", "to": "open"}
+
+
+def test_removing_a_metadata_key_that_is_not_there_changes_nothing() -> None:
+    assert merge_metadata({"a": 1}, {"gone": None}) == {"a": 1}
+
+
+def test_a_patch_that_makes_metadata_too_large_is_refused() -> None:
+    with pytest.raises(MetadataTooLarge):
+        apply_patch(fresh(), ThreadPatch(metadata={"k": "x" * 30}), LIMITS, 1)
+
+
+def test_an_archived_threads_refusal_says_its_fields_are_final() -> None:
+    with pytest.raises(ThreadArchived) as refused:
+        apply_patch(fresh("archived"), ThreadPatch(title="new"), LIMITS, 1)
+    assert refused.value.message == "Thread 't' is archived; its title, metadata and visibility are final."
+
+
+def test_an_archived_thread_can_still_be_pinned_and_unpinned() -> None:
+    pinned = apply_patch(fresh("archived"), ThreadPatch(pinned=True), LIMITS, 7)
+    assert (pinned.pinned_us, pinned.updated_us, pinned.state) == (7, 7, "archived")
+    assert apply_patch(pinned, ThreadPatch(pinned=False), LIMITS, 9).pinned_us is None
+
+
+def test_a_patch_changes_visibility() -> None:
+    hidden = apply_patch(fresh(), ThreadPatch(visible=False), LIMITS, 3)
+    assert (hidden.visible, hidden.updated_us) == (False, 3)
+    assert apply_patch(hidden, ThreadPatch(visible=True), LIMITS, 4).visible is True
+
+
+@pytest.mark.parametrize(("title", "expected"), [(None, "old"), ("", None), ("new", "new")])
+def test_a_patch_keeps_sets_or_clears_the_title(title: str | None, expected: str | None) -> None:
+    thread = msgspec.structs.replace(fresh(), title="old")
+    assert apply_patch(thread, ThreadPatch(title=title, visible=False), LIMITS, 1).title == expected
+
+
+def test_pinning_again_keeps_the_pin_time_and_other_changes_leave_it() -> None:
+    pinned = apply_patch(fresh(), ThreadPatch(pinned=True), LIMITS, 5)
+    assert apply_patch(pinned, ThreadPatch(pinned=True, title="x"), LIMITS, 8).pinned_us == 5
+    assert apply_patch(pinned, ThreadPatch(metadata={"b": 2}), LIMITS, 8).pinned_us == 5
