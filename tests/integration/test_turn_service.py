@@ -18,6 +18,8 @@ import structlog
 from gateway import errors
 from gateway.core.assistants import AssistantService
 from gateway.core.calls import Caller, CallPolicy
+from gateway.core.embedder import embedder
+from gateway.core.memory import MemoryService, MemorySettings
 from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared, StreamEvent
 from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
 from gateway.core.rules import Limits, now_us
@@ -131,6 +133,9 @@ class World:
             fallbacks={"scripted/m": ["spare/m"]},
         )
         return Caller(registry, CallPolicy(total_timeout_s=30, attempts=1, backoff_s=0))
+
+    def assistants(self) -> AssistantService:
+        return AssistantService(self.store.assistants, self.caller(), LIMITS, self.clock)
 
     def service(self, store: Any = None, **overrides: Any) -> TurnService:
         caller = self.caller()
@@ -299,13 +304,40 @@ async def test_a_turn_with_keep_false_saves_nothing(world: World) -> None:
 
 async def test_an_assistant_named_by_the_turn_gives_its_instructions_and_model(world: World) -> None:
     turns = world.service(default_model="echo")
-    assistants = AssistantService(world.store.assistants, world.caller(), LIMITS, world.clock)
-    helper = await assistants.create(ORG, name="helper", instructions="Be brief.", model="scripted/m")
+    helper = await world.assistants().create(ORG, name="helper", instructions="Be brief.", model="scripted/m")
     p = await turns.prepare(ORG, on_thread("t1", "hi", assistant_id=helper.id))
     assert p.assistant_id == helper.id
     assert p.request.model == "m"
     assert p.request.messages == (ChatMessage("system", ("Be brief.",)), user("hi"))
     await turns.abandon(p)
+
+
+async def test_a_thread_keeps_its_assistant_for_turns_that_name_none(world: World) -> None:
+    # The default model serves nothing: the later turn's model can only be its thread's assistant's.
+    turns = world.service(default_model="nowhere/m")
+    helper = await world.assistants().create(ORG, name="helper", instructions="Be brief.", model="scripted/m")
+    await turns.complete(await turns.prepare(ORG, on_thread("t1", "hi", assistant_id=helper.id)))
+    p = await turns.prepare(ORG, on_thread("t1", "again"))
+    assert (p.assistant_id, p.request.model) == (helper.id, "m")
+    assert p.request.messages[0] == ChatMessage("system", ("Be brief.",))
+    assert p.request.messages[-1] == user("again")
+    await turns.abandon(p)
+
+
+@pytest.mark.parametrize("kind", ["thread", "chain"])
+async def test_a_turn_of_an_assistant_with_memory_enqueues_its_memory_write(world: World, kind: str) -> None:
+    caller = world.caller()
+    memory = MemoryService(world.store, embedder(caller, "echo"), MemorySettings(), clock=world.clock)
+    turns = world.service(memory=memory)
+    helper = await world.assistants().create(ORG, name="helper", memory="auto")
+    if kind == "thread":
+        request = on_thread("t1", "I like tea", assistant_id=helper.id, user="alice")
+    else:
+        request = chained(None, "I like tea", assistant_id=helper.id, user="alice")
+    response = await turns.complete(await turns.prepare(ORG, request))
+    assert response.memory_operation_id is not None
+    assert await world.store.jobs.get(ORG, response.memory_operation_id) is not None
+    assert world.woken == [None]
 
 
 async def test_an_unknown_assistant_is_refused_and_nothing_is_held(world: World) -> None:
@@ -348,11 +380,11 @@ async def test_a_thread_held_by_another_turn_is_busy(world: World) -> None:
 async def test_a_chain_continues_from_the_saved_response_with_its_context(world: World) -> None:
     turns = world.service()
     world.provider.chunks = ("first answer",)
-    first = await turns.complete(await turns.prepare(ORG, chained(None, "one")))
-    assert (first.thread_id, first.previous_response_id) == (None, None)
+    first = await turns.complete(await turns.prepare(ORG, chained(None, "one", user="alice")))
+    assert (first.thread_id, first.previous_response_id, first.user) == (None, None, "alice")
     world.provider.chunks = ("second answer",)
     p = await turns.prepare(ORG, chained(first.id, "two"))
-    assert p.previous_response_id == first.id
+    assert (p.previous_response_id, p.user) == (first.id, "alice")  # the end user carries on
     assert p.request.messages == (user("one"), ChatMessage("assistant", ("first answer",)), user("two"))
     second = await turns.complete(p)
     assert (await turns.get_response(ORG, second.id)).previous_response_id == first.id
@@ -635,3 +667,24 @@ async def test_a_cancel_of_a_thread_with_no_stream_is_not_found(world: World) ->
         await turns.cancel(ORG, "t2")
     with pytest.raises(errors.ThreadNotFound):
         await turns.cancel(OTHER_ORG, "t1")
+
+
+async def test_a_cancel_asked_through_the_store_stops_the_stream_and_is_answered_there(world: World) -> None:
+    # Another worker process cannot reach this stream: it writes the cancel to the store, which the
+    # stream's process polls, and reads the answer back from it.
+    world.provider.chunks, world.provider.then = ("par", "tial"), "hang"
+    turns = world.service(quick_edit_s=3_600.0)
+    stream = turns.stream(await turns.prepare(ORG, on_thread("t1")))
+    events = [await anext(stream) for _ in range(3)]
+    asked_us = world.clock()
+    await world.store.cancels.request_cancel(ORG, "t1", asked_us)
+    events += [e async for e in stream]
+    assert isinstance(failure(events), errors.Cancelled)
+    answer = await world.store.cancels.cancel_answer(ORG, "t1", asked_us)
+    assert answer is not None
+    outcome = msgspec.json.decode(answer)
+    assert (outcome["requested_us"], outcome["cancel_mode"], outcome["partial_content_saved"]) == (
+        asked_us,
+        "quick_edit",
+        False,
+    )
