@@ -30,8 +30,9 @@ from gateway.store.jobs import NewJob
 from gateway.store.locks import TurnLocks
 from gateway.store.protocols import IdemClaimed, IdemReplay
 from gateway.store.sqlite.store import SqliteStore
-from providers.base import ChatMessage, Completion, ModelRequest, TextDelta
+from providers.base import ChatMessage, Completion, EmbeddingRequest, Embeddings, ModelRequest, TextDelta
 from providers.echo import EchoProvider
+from providers.errors import EmbeddingsUnsupported
 from providers.registry import Registry
 
 ORG, OTHER_ORG = "org_alpha", "org_beta"
@@ -87,6 +88,9 @@ class Scripted:
                 yield self._completion()
         finally:
             self.closed = True
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        raise EmbeddingsUnsupported(self.name)
 
     async def aclose(self) -> None:
         return None
