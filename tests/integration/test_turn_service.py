@@ -24,6 +24,7 @@ from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepa
 from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
 from gateway.core.rules import Limits, now_us
 from gateway.core.shutdown import Shutdown
+from gateway.core.summaries import SUMMARY_KIND, Summaries, SummarySettings
 from gateway.core.turns import TurnService
 from gateway.observability.probe import Probe
 from gateway.store.jobs import NewJob
@@ -58,9 +59,10 @@ class Scripted:
         self.requests: list[ModelRequest] = []
         self.counted: list[ChatMessage] = []
         self.closed = False
+        self.window = 100_000
 
     def context_window(self, model: str) -> int:
-        return 100_000
+        return self.window
 
     def count_tokens(self, message: ChatMessage) -> int:
         self.counted.append(message)
@@ -301,6 +303,17 @@ async def test_a_turn_with_keep_false_saves_nothing(world: World) -> None:
     assert await world.messages("t1") is None
     with pytest.raises(errors.ResponseNotFound):
         await turns.get_response(ORG, response.id)
+
+
+async def test_a_thread_longer_than_the_window_asks_for_its_summary(world: World) -> None:
+    world.provider.window = 400
+    turns = world.service(summaries=Summaries(world.store.summaries, SummarySettings(after_tokens=1)))
+    for i in range(8):
+        await turns.complete(await turns.prepare(ORG, on_thread("t1", f"question {i} " * 5)))
+    p = await turns.prepare(ORG, on_thread("t1", "last"))
+    assert [job.kind for job in p.jobs] == [SUMMARY_KIND]
+    assert p.history_seqs[0] > 1  # the oldest messages left the window
+    await turns.abandon(p)
 
 
 # -- what is checked before the model --------------------------------------------------------------
