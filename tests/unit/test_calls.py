@@ -378,6 +378,14 @@ def test_a_streamed_attempt_counts_its_completions_tokens_and_one_without_a_comp
     assert sample(metrics, error, provider="cut", model="cut-model", error="PROVIDER_ERROR") == 1.0
 
 
+def test_a_streamed_attempt_that_failed_is_counted_by_its_code() -> None:
+    metrics = Metrics()
+    a = ScriptedProvider("a", [(TextDelta("Hel"), UpstreamTimeout("a"))])
+    outcome(lambda: collect(caller(probe=Probe(metrics)).stream(chain(a), REQUEST), []))
+    error = "gateway_provider_errors_total"
+    assert sample(metrics, error, provider="a", model="a-model", error="PROVIDER_TIMEOUT") == 1.0
+
+
 @pytest.mark.parametrize("operation", ["complete", "stream"])
 def test_an_attempt_the_client_left_is_counted_as_cancelled(operation: str) -> None:
     metrics = Metrics()
