@@ -370,8 +370,8 @@ async def test_a_memory_mode_or_end_user_that_is_none_is_refused(
     world: World, memory: str | None, end_user: str | None
 ) -> None:
     turns = world.service()
-    with pytest.raises(errors.ValidationFailed):
-        await turns.prepare(ORG, on_thread("t1", memory=memory, user=end_user))
+    with pytest.raises(errors.ValidationFailed):  # a chain: checked before anything is read
+        await turns.prepare(ORG, chained(None, "one", memory=memory, user=end_user))
 
 
 async def test_an_unknown_model_is_refused_without_waiting_for_the_thread(world: World) -> None:
@@ -381,6 +381,14 @@ async def test_an_unknown_model_is_refused_without_waiting_for_the_thread(world:
     with pytest.raises(errors.ModelNotFound):
         await turns.prepare(ORG, request)
     await turns.abandon(held)
+
+
+@pytest.mark.parametrize("kind", ["thread", "chain"])
+async def test_a_turn_on_a_default_model_nothing_serves_is_refused(world: World, kind: str) -> None:
+    turns = world.service(default_model="nowhere/m")
+    with pytest.raises(errors.ModelNotFound):
+        await turns.prepare(ORG, on_thread("t1") if kind == "thread" else chained(None, "one"))
+    assert not await world.locks.busy(ORG, "t1")
 
 
 async def test_a_thread_held_by_another_turn_is_busy(world: World) -> None:
@@ -414,12 +422,6 @@ async def test_a_chain_from_an_unknown_response_is_not_found(world: World) -> No
     with pytest.raises(errors.ResponseNotFound) as caught:
         await turns.prepare(ORG, chained("resp_nope", "two"))
     assert caught.value.message == "Response 'resp_nope' was not found."
-
-
-async def test_a_chain_on_a_default_model_nothing_serves_is_refused(world: World) -> None:
-    turns = world.service(default_model="nowhere/m")
-    with pytest.raises(errors.ModelNotFound):
-        await turns.prepare(ORG, chained(None, "one"))
 
 
 # -- Idempotency-Key -------------------------------------------------------------------------------
