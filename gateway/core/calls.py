@@ -94,6 +94,7 @@ class _Attempts:
         self._loop = asyncio.get_running_loop()
         self.deadline = self._loop.time() + policy.total_timeout_s
         self._last: BaseException | None = None
+        self._last_route: Route | None = None  # the provider asked last: the one a timeout names
         # Of the attempt just planned: a repeat on the same provider, or a fallback's.
         self.retry = False
         self.fallback = False
@@ -114,14 +115,15 @@ class _Attempts:
         """Note a failed attempt, or re-raise it when it must not be retried."""
         if not _retryable(exc):
             raise exc
-        self._last = exc
+        self._last, self._last_route = exc, route
         _log.warning("provider_attempt_failed", provider=route.provider.name, error=type(exc).__name__)
 
     def exhausted(self) -> ProviderError:
         """The error once every attempt failed or the deadline passed."""
         if isinstance(self._last, UpstreamFailed):
             return self._last
-        return UpstreamTimeout(self._routes[-1].provider.name if self._routes else "provider")
+        route = self._last_route or (self._routes[0] if self._routes else None)
+        return UpstreamTimeout(route.provider.name if route is not None else "provider")
 
 
 def _attempt(probe: Probe, attempts: _Attempts, route: Route, operation: str) -> Attempt:
@@ -135,11 +137,14 @@ def _attempt(probe: Probe, attempts: _Attempts, route: Route, operation: str) ->
 
 
 def _failed(attempt: Attempt, exc: BaseException) -> None:
-    """Report a failed attempt by the code it stands for (CANCELLED: the request went away)."""
+    """Report a failed attempt by the code it stands for: CANCELLED when the request went away (its
+    task cancelled, its stream closed), INTERNAL_ERROR for an adapter's own bug."""
     if isinstance(exc, ProviderError | TimeoutError):
         attempt.failed(gateway_error(exc).code)
-    else:
+    elif isinstance(exc, asyncio.CancelledError | GeneratorExit):
         attempt.failed("CANCELLED")
+    else:
+        attempt.failed("INTERNAL_ERROR")
 
 
 async def _once[R: (ModelRequest, EmbeddingRequest), T: (Completion, Embeddings)](

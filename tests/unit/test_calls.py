@@ -206,17 +206,33 @@ def test_the_wait_before_a_retry_ends_at_the_deadline_and_no_attempt_starts_then
     assert (ended, len(a.calls)) == (0.5, 1)
 
 
+def test_a_deadline_passed_on_the_first_provider_names_it_not_a_fallback_never_asked() -> None:
+    a = ScriptedProvider("a", [Wait(100.0), ANSWER])
+    b = ScriptedProvider("b", [ANSWER])
+    policy = CallPolicy(total_timeout_s=10.0, attempts=2, backoff_s=0.2)
+    result, _ = outcome(lambda: caller(policy).complete(chain(a, b), REQUEST))
+    assert isinstance(result, errors.ProviderTimeout)
+    assert result.message == "Provider 'a' did not answer in time."
+    assert (len(a.calls), len(b.calls)) == (1, 0)
+
+
 def test_a_call_without_any_route_is_a_timeout_naming_no_provider() -> None:
     result, _ = outcome(lambda: caller().complete((), REQUEST))
     assert isinstance(result, errors.ProviderTimeout)
     assert result.message == "Provider 'provider' did not answer in time."
 
 
-def test_an_adapter_bug_is_raised_as_it_is_and_not_retried() -> None:
+def test_an_adapter_bug_is_raised_as_it_is_not_retried_and_counted_as_an_internal_error() -> None:
+    metrics = Metrics()
     a = ScriptedProvider("a", [ValueError("bad parameter"), ANSWER])
-    result, _ = outcome(lambda: caller().complete(chain(a), REQUEST))
+    result, _ = outcome(lambda: caller(probe=Probe(metrics)).complete(chain(a), REQUEST))
     assert isinstance(result, ValueError) and str(result) == "bad parameter"
     assert len(a.calls) == 1
+    errors_of = {
+        code: sample(metrics, "gateway_provider_errors_total", provider="a", model="a-model", error=code)
+        for code in ("INTERNAL_ERROR", "CANCELLED")
+    }
+    assert errors_of == {"INTERNAL_ERROR": 1.0, "CANCELLED": None}
 
 
 def test_a_failed_attempt_is_logged_with_its_provider_and_error() -> None:
