@@ -21,10 +21,11 @@ from gateway.core.calls import Caller, CallPolicy
 from gateway.core.embedder import embedder
 from gateway.core.memory import MemoryService, MemorySettings
 from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared, StreamEvent
+from gateway.core.records import SummaryRecord
 from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
 from gateway.core.rules import Limits, now_us
 from gateway.core.shutdown import Shutdown
-from gateway.core.summaries import SUMMARY_KIND, Summaries, SummarySettings
+from gateway.core.summaries import SUMMARY_KIND, Summaries, SummarySettings, summary_message
 from gateway.core.turns import TurnService
 from gateway.observability.probe import Probe
 from gateway.store.jobs import NewJob
@@ -314,6 +315,35 @@ async def test_a_thread_longer_than_the_window_asks_for_its_summary(world: World
     assert [job.kind for job in p.jobs] == [SUMMARY_KIND]
     assert p.history_seqs[0] > 1  # the oldest messages left the window
     await turns.abandon(p)
+
+
+async def test_a_chain_from_a_summarized_turn_gives_its_summary_first(world: World) -> None:
+    world.provider.window = 400
+    turns = world.service(summaries=Summaries(world.store.summaries, SummarySettings(after_tokens=1)))
+    for i in range(8):
+        await turns.complete(await turns.prepare(ORG, on_thread("t1", f"question {i} " * 5)))
+    thread = await world.store.threads.get_thread(ORG, "t1", world.clock())
+    assert thread is not None
+    text = "They asked eight questions."
+    summary = SummaryRecord(
+        org=ORG,
+        thread_id="t1",
+        thread_created_us=thread.created_us,
+        basis_us=thread.edited_us or 0,
+        covers_seq=8,
+        text=text,
+        model="m",
+        updated_us=world.clock(),
+    )
+    await world.store.summaries.put_summary(summary)
+    summarized = await turns.complete(await turns.prepare(ORG, on_thread("t1", "last")))
+    assert summarized.summary == text
+    p = await turns.prepare(ORG, chained(summarized.id, "and then?"))
+    assert p.summary is not None
+    given = summary_message(text)
+    assert (p.summary.text, p.summary.tokens, p.summary.covers_seq) == (text, given.chars, 0)
+    assert p.request.messages[0] == given
+    assert p.request.messages[-1] == user("and then?")
 
 
 # -- what is checked before the model --------------------------------------------------------------
