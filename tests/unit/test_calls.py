@@ -216,6 +216,24 @@ def test_a_deadline_passed_on_the_first_provider_names_it_not_a_fallback_never_a
     assert (len(a.calls), len(b.calls)) == (1, 0)
 
 
+def test_a_deadline_passed_on_a_fallback_names_the_fallback() -> None:
+    a = ScriptedProvider("a", [down("a"), down("a")])
+    b = ScriptedProvider("b", [Wait(100.0), ANSWER])
+    policy = CallPolicy(total_timeout_s=10.0, attempts=2, backoff_s=0.2)
+    result, _ = outcome(lambda: caller(policy).complete(chain(a, b), REQUEST))
+    assert isinstance(result, errors.ProviderTimeout)
+    assert result.message == "Provider 'b' did not answer in time."
+    assert (len(a.calls), len(b.calls)) == (2, 1)
+
+
+def test_a_call_with_no_time_at_all_asks_nobody_and_names_the_first_provider() -> None:
+    a, b = ScriptedProvider("a", [ANSWER]), ScriptedProvider("b", [ANSWER])
+    result, _ = outcome(lambda: caller(CallPolicy(total_timeout_s=0.0)).complete(chain(a, b), REQUEST))
+    assert isinstance(result, errors.ProviderTimeout)
+    assert result.message == "Provider 'a' did not answer in time."
+    assert (len(a.calls), len(b.calls)) == (0, 0)
+
+
 def test_a_call_without_any_route_is_a_timeout_naming_no_provider() -> None:
     result, _ = outcome(lambda: caller().complete((), REQUEST))
     assert isinstance(result, errors.ProviderTimeout)
