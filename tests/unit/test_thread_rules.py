@@ -9,6 +9,8 @@ import pytest
 
 from gateway.core.records import State, ThreadPatch, ThreadRecord, Usage
 from gateway.core.rules import (
+    MAX_METADATA_DEPTH,
+    USER_MAX_CHARS,
     Limits,
     apply_patch,
     apply_turn,
@@ -16,6 +18,7 @@ from gateway.core.rules import (
     expires_us,
     is_valid_thread_id,
     merge_metadata,
+    nesting_depth,
     new_thread,
     now_us,
     thread_user,
@@ -296,3 +299,75 @@ def test_pinning_again_keeps_the_pin_time_and_other_changes_leave_it() -> None:
     pinned = apply_patch(fresh(), ThreadPatch(pinned=True), LIMITS, 5)
     assert apply_patch(pinned, ThreadPatch(pinned=True, title="x"), LIMITS, 8).pinned_us == 5
     assert apply_patch(pinned, ThreadPatch(metadata={"b": 2}), LIMITS, 8).pinned_us == 5
+
+
+def nested(levels: int) -> object:
+    """A JSON value `levels` deep: lists in lists, alternating with objects."""
+    value: object = 0
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "depth"),
+    [
+        (0, 0),
+        ("text", 0),
+        ({}, 1),
+        ([], 1),
+        ({"a": 1, "b": "x"}, 1),
+        ([1, [2]], 2),
+        ((1, (2, (3,))), 3),
+        (nested(5), 5),
+        ({"deep": [[{"k": 1}]], "flat": 2}, 4),  # a scalar sibling does not end the walk
+        ({"a": nested(3), "b": nested(2), "c": []}, 4),
+    ],
+)
+def test_nesting_depth_is_that_of_the_deepest_branch(value: object, depth: int) -> None:
+    assert nesting_depth(value) == depth
+
+
+def test_nesting_depth_stops_one_level_past_the_limit() -> None:
+    assert nesting_depth(nested(MAX_METADATA_DEPTH)) == MAX_METADATA_DEPTH
+    assert nesting_depth(nested(MAX_METADATA_DEPTH + 1)) == MAX_METADATA_DEPTH + 1
+    assert nesting_depth(nested(MAX_METADATA_DEPTH + 10)) == MAX_METADATA_DEPTH + 1
+
+
+def test_a_branch_deeper_than_the_limit_is_found_behind_one_at_the_limit() -> None:
+    value = {"deeper": nested(MAX_METADATA_DEPTH + 1), "at_limit": nested(MAX_METADATA_DEPTH)}
+    assert nesting_depth(value) == MAX_METADATA_DEPTH + 1
+
+
+def test_metadata_nesting_deeper_than_the_limit_is_refused() -> None:
+    roomy = msgspec.structs.replace(LIMITS, max_metadata_bytes=10_000)
+    at_limit = {"k": nested(MAX_METADATA_DEPTH - 1)}
+    assert new_thread("o", "t", metadata=at_limit, visible=True, limits=roomy, at_us=0).metadata == at_limit
+    with pytest.raises(ValidationFailed) as refused:
+        new_thread("o", "t", metadata={"k": nested(MAX_METADATA_DEPTH)}, visible=True, limits=roomy, at_us=0)
+    assert refused.value.message == "Thread metadata nests 33 levels deep or more; the limit is 32."
+    assert refused.value.details == {"limit": 32}
+
+
+def test_too_large_metadata_is_refused_with_its_size_and_the_limit() -> None:
+    with pytest.raises(MetadataTooLarge) as refused:
+        new_thread("o", "t", metadata={"k": "x" * 25}, visible=True, limits=LIMITS, at_us=0)
+    assert refused.value.message == "Thread metadata is 33 bytes as compact JSON; the limit is 32."
+    assert refused.value.details == {"size": 33, "limit": 32}
+
+
+@pytest.mark.parametrize("visible", [True, False])
+def test_a_new_thread_is_as_visible_as_asked(visible: bool) -> None:
+    assert new_thread("o", "t", metadata=None, visible=visible, limits=LIMITS, at_us=0).visible is visible
+
+
+@pytest.mark.parametrize("user", ["a", "x" * USER_MAX_CHARS, " ann "])
+def test_a_thread_takes_a_user_of_1_to_256_characters(user: str) -> None:
+    assert new_thread("o", "t", metadata=None, visible=True, limits=LIMITS, at_us=0, user=user).user == user
+
+
+@pytest.mark.parametrize("user", ["", "  ", "x" * (USER_MAX_CHARS + 1)])
+def test_a_blank_or_too_long_user_is_refused(user: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        new_thread("o", "t", metadata=None, visible=True, limits=LIMITS, at_us=0, user=user)
+    assert refused.value.message == "`user` must be 1 to 256 characters."
