@@ -225,6 +225,7 @@ async def test_a_completed_turn_is_saved_on_its_thread_which_is_then_free(world:
     assert await world.locks.busy(ORG, "t1")
     response = await turns.complete(p)
     assert (response.thread_id, response.output_text, response.status) == ("t1", "Hello", "completed")
+    assert response.id == p.response_id and response.id.startswith("resp_")
     assert await world.messages("t1") == [("user", "hi"), ("assistant", "Hello")]
     assert not await world.locks.busy(ORG, "t1")
     assert world.probe.outcomes == ["completed"]
@@ -263,6 +264,15 @@ async def test_without_a_configured_default_the_model_is_echo(world: World) -> N
     p = await turns.prepare(ORG, on_thread("t1", "ping"))
     assert p.model == "echo"
     assert (await turns.complete(p)).output_text == "ping"
+
+
+async def test_a_turn_naming_no_thread_makes_one_with_a_new_id(world: World) -> None:
+    turns = world.service()
+    p = await turns.prepare(ORG, TurnRequest(model=None, inputs=(user("hi"),)))
+    assert p.thread_id is not None and p.thread_id.startswith("thread_")
+    response = await turns.complete(p)
+    assert response.thread_id == p.thread_id
+    assert await world.messages(p.thread_id) == [("user", "hi"), ("assistant", "Hello")]
 
 
 async def test_a_failed_model_call_saves_nothing_and_frees_the_thread(world: World) -> None:
@@ -424,8 +434,9 @@ async def test_a_turn_on_a_default_model_nothing_serves_is_refused(world: World,
 async def test_a_thread_held_by_another_turn_is_busy(world: World) -> None:
     turns = world.service()
     held = await turns.prepare(ORG, on_thread("t1"))
-    with pytest.raises(errors.ThreadBusy):
+    with pytest.raises(errors.ThreadBusy) as caught:
         await turns.prepare(ORG, on_thread("t1"))
+    assert caught.value.message == "Thread 't1' is busy with another turn; try again shortly."
     await turns.abandon(held)
 
 
