@@ -275,6 +275,18 @@ async def test_a_turn_naming_no_thread_makes_one_with_a_new_id(world: World) -> 
     assert await world.messages(p.thread_id) == [("user", "hi"), ("assistant", "Hello")]
 
 
+async def test_a_turn_passes_its_sampling_settings_and_thread_state_on(world: World) -> None:
+    turns = world.service()
+    target = ThreadTarget(id="t1", state_after="locked")
+    request = TurnRequest(
+        model=None, inputs=(user("hi"),), target=target, temperature=0.25, top_p=0.5, max_output_tokens=64
+    )
+    p = await turns.prepare(ORG, request)
+    assert (p.request.temperature, p.request.top_p, p.request.max_output_tokens) == (0.25, 0.5, 64)
+    assert p.thread_state == "locked"
+    await turns.abandon(p)
+
+
 async def test_a_failed_model_call_saves_nothing_and_frees_the_thread(world: World) -> None:
     world.provider.then = RuntimeError("upstream broke")
     turns = world.service()
@@ -393,7 +405,9 @@ async def test_a_turn_of_an_assistant_with_memory_enqueues_its_memory_write(worl
         request = chained(None, "I like tea", assistant_id=helper.id, user="alice")
     response = await turns.complete(await turns.prepare(ORG, request))
     assert response.memory_operation_id is not None
-    assert await world.store.jobs.get(ORG, response.memory_operation_id) is not None
+    job = await world.store.jobs.get(ORG, response.memory_operation_id)
+    assert job is not None
+    assert '"alice"' in job.payload.decode()  # the end user whose memories it writes
     assert world.woken == [None]
 
 
