@@ -54,7 +54,7 @@ async def test_well_formed_caller_request_id_is_echoed_and_is_the_trace_id(
     client: AsyncTestClient[Any], a: Api, given: str
 ) -> None:
     h = {"X-Request-ID": given}
-    assert ok(await a.get("/v1/threads", headers=h)) is not None
+    assert ok(await a.get("/v1/threads", headers=h))["object"] == "list"
     assert (await a.get("/v1/threads", headers=h)).headers["x-request-id"] == given
     for r, status in [
         (await a.get("/v1/threads/missing", headers=h), 404),

@@ -73,19 +73,17 @@ async def test_org_b_turn_on_org_a_thread_id_never_sees_or_touches_a_thread(a: A
     missing = uid("shared")
     r_other = await b.say("beta text", thread=tid)
     r_missing = await b.say("beta text", thread=missing)
-    assert r_other.status_code == r_missing.status_code
-    if r_missing.status_code == 200:
-        other, fresh = r_other.json(), r_missing.json()
-        # The model saw only B's message: none of A's history leaked into the context.
-        assert other["output_text"] == fresh["output_text"] == "beta text"
-        assert other["usage"] == fresh["usage"]
-        assert other["thread_id"] == tid
-        b_thread = ok(await b.thread(tid))
-        assert b_thread["organization_id"] == ORG_B
-        assert b_thread["message_count"] == 2
-        assert [m["texts"][0]["text"] for m in await b.messages(tid)] == ["beta text", "beta text"]
-    else:
-        _same_as_missing(r_other, r_missing, tid, missing)
+    assert r_other.status_code == r_missing.status_code == 200, (r_other.text, r_missing.text)
+    # A turn on an unused id creates it (SPEC §3): B gets a thread of its own under that id, not A's.
+    other, fresh = r_other.json(), r_missing.json()
+    # The model saw only B's message: none of A's history leaked into the context.
+    assert other["output_text"] == fresh["output_text"] == "beta text"
+    assert other["usage"] == fresh["usage"]
+    assert other["thread_id"] == tid
+    b_thread = ok(await b.thread(tid))
+    assert b_thread["organization_id"] == ORG_B
+    assert b_thread["message_count"] == 2
+    assert [m["texts"][0]["text"] for m in await b.messages(tid)] == ["beta text", "beta text"]
     assert "alpha secret text" not in r_other.text
     await assert_untouched(a, tid, before)
 
