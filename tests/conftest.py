@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
 from gateway.settings import Settings, load_settings
-from tests.services import RedisServer, ThreadedMongo
+from tests.services import RedisServer, ThreadedMongo, redis_url
 
 KEY_A, ORG_A = "ak_test_alpha_0123456789", "org_alpha"
 KEY_B, ORG_B = "ak_test_beta_9876543210", "org_beta"
@@ -166,6 +166,24 @@ def a(client: AsyncTestClient[Any]) -> Api:
 @pytest.fixture
 def b(client: AsyncTestClient[Any]) -> Api:
     return Api(client, KEY_B)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server of the test's own, which it may stop and start again."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server_url() -> Iterator[str]:
+    """One Redis server for a module's tests (each keeps to a key prefix of its own)."""
+    with redis_url() as url:
+        yield url
 
 
 def uid(prefix: str = "t") -> str:

@@ -351,16 +351,6 @@ async def test_store_counters_without_redis(tmp_path: Path) -> None:
         ]
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 async def test_redis_down_lets_requests_through(tmp_path: Path, redis_server: RedisServer) -> None:
     key = fresh_key()
     settings = limited(tmp_path, {key: ORG_A}, rate_limit_rpm=1, redis_url=redis_server.url)

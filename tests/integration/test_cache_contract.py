@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,15 +20,8 @@ from gateway.ids import new_id
 from gateway.store.cache import MemoryCache, NullCache, ResponseCache
 from gateway.store.redis_cache import RedisCache
 from providers.base import ChatMessage
-from tests.services import redis_url
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
-
-@pytest.fixture(scope="module")
-def redis_server_url() -> Iterator[str]:
-    with redis_url() as url:
-        yield url
 
 
 @pytest.fixture

@@ -21,14 +21,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
 @pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def cuttable(redis_server: RedisServer) -> Iterator[TcpProxy]:
     with proxy("127.0.0.1", redis_server.port) as p:
         yield p

@@ -8,7 +8,7 @@ missing on a thread's deletion; these tests read the cache itself, so they fail 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,15 +17,8 @@ from gateway.store.cached import CachedStore
 from gateway.store.protocols import Backend
 from gateway.store.redis_cache import RedisCache
 from tests.integration.store_contract.helpers import LIMITS, T0, S, response, thread, turn
-from tests.services import redis_url
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
-
-@pytest.fixture(scope="module")
-def redis_server_url() -> Iterator[str]:
-    with redis_url() as url:
-        yield url
 
 
 @pytest.fixture(params=["memory", "redis"])
