@@ -21,7 +21,7 @@ from gateway.core.calls import Caller, CallPolicy
 from gateway.core.embedder import embedder
 from gateway.core.memory import MemoryService, MemorySettings
 from gateway.core.prepared import Completed, Created, Delta, Done, Failed, Prepared, StreamEvent
-from gateway.core.records import SummaryRecord
+from gateway.core.records import ResponseParams, SummaryRecord
 from gateway.core.requests import ChainTarget, ThreadTarget, TurnRequest
 from gateway.core.rules import Limits, now_us
 from gateway.core.shutdown import Shutdown
@@ -762,3 +762,52 @@ async def test_a_cancel_asked_through_the_store_stops_the_stream_and_is_answered
         "quick_edit",
         False,
     )
+
+
+async def remembering(world: World) -> tuple[TurnService, str, MemoryService]:
+    """A service with memory, and an assistant in `readonly` mode that remembers one fact."""
+    memory = MemoryService(world.store, embedder(world.caller(), "echo"), MemorySettings(), clock=world.clock)
+    helper = await world.assistants().create(ORG, name="remembers", memory="readonly")
+    await memory.create(ORG, helper.id, "Alice drinks green tea", user=None, metadata=None)
+    return world.service(memory=memory), helper.id, memory
+
+
+async def test_a_recalled_memory_is_given_to_the_model_before_the_history(world: World) -> None:
+    turns, helper, _ = await remembering(world)
+    response = await turns.complete(
+        await turns.prepare(ORG, on_thread("t1", "Alice drinks green tea", assistant_id=helper))
+    )
+    sent = world.provider.requests[-1].messages
+    memories = [m for m in sent if m.role == "system" and "- Alice drinks green tea" in m.texts[0]]
+    assert len(memories) == 1 and sent.index(memories[0]) < len(sent) - 1  # before the question
+    assert [m.memory for m in response.retrieved_memories or ()] == ["Alice drinks green tea"]
+
+
+async def test_a_recalled_memory_that_does_not_fit_what_the_history_left_is_left_out(world: World) -> None:
+    turns, helper, _ = await remembering(world)
+    question = on_thread("t1", "Alice drinks green tea", assistant_id=helper)
+    # A window that holds the question and the answer's room but not the memories' message too.
+    world.provider.window = 1
+    while True:
+        try:
+            await turns.abandon(await turns.prepare(ORG, question))
+            break
+        except errors.ContextLengthExceeded:
+            world.provider.window += 1
+    response = await turns.complete(await turns.prepare(ORG, question))
+    sent = world.provider.requests[-1].messages
+    assert not any(m.role == "system" and "Alice drinks green tea" in m.texts[0] for m in sent)
+    assert not response.retrieved_memories
+    world.provider.window += 200  # room for it: given again
+    response = await turns.complete(
+        await turns.prepare(ORG, on_thread("t2", "Alice drinks green tea", assistant_id=helper))
+    )
+    assert [m.memory for m in response.retrieved_memories or ()] == ["Alice drinks green tea"]
+
+
+async def test_the_parameters_of_a_request_are_kept_with_its_response(world: World) -> None:
+    turns = world.service()
+    params = ResponseParams(instructions="be brief", metadata={"k": "v"}, temperature=0.5, user="u1")
+    response = await turns.complete(await turns.prepare(ORG, on_thread("t1", "hi", params=params)))
+    kept = await world.store.responses.get_response(ORG, response.id, world.clock())
+    assert kept is not None and kept.params == params
