@@ -101,3 +101,91 @@ async def test_a_refusal_that_keeps_its_writes_needs_no_second_run(engine: Sqlit
     await one_batch(engine, (counted("z"), False), (counted("w", fail=ThreadNotFound("w")), False))
     assert runs[2:] == ["z", "w", "z", "w"]  # undone, then run again with savepoints
     assert await rows(engine) == {"x": 1, "y": 1, "z": 1}
+
+
+# -- the writers' lock: engines (worker processes) on one file wait for each other without polling
+
+
+async def test_engines_on_one_file_take_turns_at_the_writers_lock(tmp_path: Path) -> None:
+    """A second engine's write waits while the first is inside a batch, and runs the moment the
+    first lets go (the kernel hands the lock over: the wait is not a poll of half a millisecond)."""
+    path = str(tmp_path / "e.sqlite3")
+    first = SqliteEngine(path, busy_timeout_ms=5000, synchronous="FULL")
+    second = SqliteEngine(path, busy_timeout_ms=5000, synchronous="FULL")
+    await first.open(SCHEMA)
+    await second.open(SCHEMA)
+    try:
+        inside, release = threading.Event(), threading.Event()
+        order: list[str] = []
+
+        def hold(db: sqlite3.Connection) -> None:
+            inside.set()
+            release.wait(30)
+            order.append("first")
+
+        def after(db: sqlite3.Connection) -> None:
+            order.append("second")
+
+        held = asyncio.ensure_future(first.write(hold))
+        assert await asyncio.to_thread(inside.wait, 30)
+        waiting = asyncio.ensure_future(second.write(after))
+        await asyncio.sleep(0.2)
+        assert not waiting.done() and order == []  # the second writer waits for the first's batch
+        release.set()
+        await asyncio.gather(held, waiting)
+        assert order == ["first", "second"]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_writer_held_out_past_the_busy_timeout_is_refused_and_recovers(tmp_path: Path) -> None:
+    """Another holder of the writers' lock keeps it past the busy timeout: the batch is refused
+    with StoreUnavailable (not left waiting), the lock taken late by the helper is let go, so the
+    holder can take it again, and the next write after the holder is gone commits."""
+    import fcntl
+    import os
+
+    from gateway.errors import StoreUnavailable
+
+    path = str(tmp_path / "e.sqlite3")
+    engine = SqliteEngine(path, busy_timeout_ms=300, synchronous="FULL")
+    await engine.open(SCHEMA)
+    other = os.open(path + ".writer", os.O_RDWR)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(StoreUnavailable):
+            await engine.write(put("refused"))
+        assert asyncio.get_running_loop().time() - started >= 0.29
+        fcntl.flock(other, fcntl.LOCK_UN)
+        await asyncio.sleep(0.1)  # the helper takes the lock nobody waits for now, and lets it go
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again: it was let go
+        fcntl.flock(other, fcntl.LOCK_UN)
+        assert await engine.write(put("later")) == "later"
+        assert await rows(engine) == {"later": 1}
+    finally:
+        os.close(other)
+        await engine.close()
+
+
+async def test_a_writer_gets_the_lock_as_soon_as_another_holder_lets_go(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    path = str(tmp_path / "e.sqlite3")
+    engine = SqliteEngine(path, busy_timeout_ms=5000, synchronous="FULL")
+    await engine.open(SCHEMA)
+    other = os.open(path + ".writer", os.O_RDWR)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        waiting = asyncio.ensure_future(engine.write(put("a")))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # held out by the other holder
+        fcntl.flock(other, fcntl.LOCK_UN)
+        assert await asyncio.wait_for(waiting, 5) == "a"
+        assert await engine.write(put("b")) == "b"  # and taken again without the helper
+        assert await rows(engine) == {"a": 1, "b": 1}
+    finally:
+        os.close(other)
+        await engine.close()

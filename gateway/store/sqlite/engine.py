@@ -6,7 +6,9 @@ answers each caller. A write is acknowledged only after the commit that made it 
 promise is the same as one transaction each; the fsync is shared by all the turns of the batch.
 A write that fails (a rule refuses it) is rolled back to its savepoint without touching the others.
 Across processes, `BEGIN IMMEDIATE` takes SQLite's file lock, which orders the batches of all
-workers.
+workers. SQLite has no way to wait for that lock but to poll it, so the workers' writers first take
+a `flock` of a file beside the database (`<db>.writer`), which the kernel hands to the next waiter
+the moment its holder lets go; polling is left for writers of other programs.
 
 Reads: WAL mode lets readers run beside the writer, so reads go to a small pool of threads with a
 connection each, and never wait behind a commit.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import queue
 import sqlite3
@@ -57,6 +60,65 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+class _WriterLock:
+    """An exclusive `flock` of one file, shared by every writer of the database, waited for with a
+    bound.
+
+    `flock` has no timeout, so a wait that would block is made on a helper thread of its own: the
+    writer waits for it at most its deadline and then gives up; a lock the helper takes after that
+    is let go at once. Only the writer thread calls `acquire` and `release`.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._mu = threading.Lock()
+        self._got = threading.Event()
+        self._waiting = False  # the helper is blocked in `flock`
+        self._wanted = False  # and the writer still waits for it
+        self._requests: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._helper = threading.Thread(target=self._help, name="sqlite-write-lock", daemon=True)
+        self._helper.start()
+
+    def acquire(self, timeout_s: float) -> bool:
+        """True once this process holds the lock; False when `timeout_s` passed first."""
+        with self._mu:
+            if not self._waiting:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    self._waiting = True
+                    self._requests.put(True)
+            self._wanted = True
+        self._got.wait(timeout_s)
+        with self._mu:
+            self._wanted = False
+            if self._got.is_set():
+                self._got.clear()
+                return True
+            return False
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Let the helper go (a helper still blocked is a daemon thread: it dies with the process)."""
+        self._requests.put(False)
+        with self._mu:
+            if not self._waiting:
+                os.close(self._fd)
+
+    def _help(self) -> None:
+        while self._requests.get():
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            with self._mu:
+                self._waiting = False
+                if self._wanted:
+                    self._got.set()
+                else:  # the writer gave up meanwhile
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 class SqliteEngine:
     def __init__(self, path: str, *, busy_timeout_ms: int, synchronous: str, readers: int = 2) -> None:
         self._path = path
@@ -69,6 +131,7 @@ class SqliteEngine:
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._open = False
+        self._writer_lock: _WriterLock | None = None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -87,6 +150,7 @@ class SqliteEngine:
             os.makedirs(directory, exist_ok=True)
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
+        self._writer_lock = writer_lock = _WriterLock(self._path + ".writer")
 
         def run() -> None:
             try:
@@ -98,10 +162,14 @@ class SqliteEngine:
                 db.execute("COMMIT")
                 db.execute("PRAGMA busy_timeout = 0")  # the writer polls for the lock itself
             except BaseException as exc:  # noqa: BLE001 - reported to `open`'s caller
+                writer_lock.close()
                 loop.call_soon_threadsafe(_settle, ready, None, exc)
                 return
             loop.call_soon_threadsafe(_settle, ready, None, None)
-            self._write_loop(db)
+            try:
+                self._write_loop(db, writer_lock)
+            finally:
+                writer_lock.close()
 
         self._writer = threading.Thread(target=run, name="sqlite-write", daemon=True)
         self._writer.start()
@@ -189,7 +257,7 @@ class SqliteEngine:
             raise StoreUnavailable("The thread store is unavailable.") from exc
         return result
 
-    def _write_loop(self, db: sqlite3.Connection) -> None:
+    def _write_loop(self, db: sqlite3.Connection, writer_lock: _WriterLock) -> None:
         try:
             while True:
                 first = self._queue.get()
@@ -206,20 +274,33 @@ class SqliteEngine:
                         stop = True
                         break
                     batch.append(job)
-                self._run_batch(db, batch)
+                self._locked_batch(db, writer_lock, batch)
                 if stop:
                     return
         finally:
             db.close()
 
-    def _begin(self, db: sqlite3.Connection) -> None:
-        """Take the write lock, polling every half millisecond while another process holds it.
+    def _locked_batch(self, db: sqlite3.Connection, writer_lock: _WriterLock, batch: list[_Job]) -> None:
+        """`_run_batch` holding the writers' lock, taken within the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        if not writer_lock.acquire(self._busy_timeout_ms / 1000):
+            error = sqlite3.OperationalError("another writer holds the database for too long")
+            for job in batch:
+                _deliver(job, None, error)
+            return
+        try:
+            self._run_batch(db, batch, deadline)
+        finally:
+            writer_lock.release()
+
+    def _begin(self, db: sqlite3.Connection, deadline: float) -> None:
+        """Take SQLite's write lock by `deadline`, polling every half millisecond while another
+        program holds it (the gateway's own writers are kept apart by the writers' lock before).
 
         SQLite's own busy handler backs off to sleeps of up to 100 ms, which turns two workers'
         alternating commits into tens of milliseconds of added latency; the writer connection has
         no busy timeout and waits here instead, up to the configured bound.
         """
-        deadline = time.monotonic() + self._busy_timeout_ms / 1000
         while True:
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -229,7 +310,7 @@ class SqliteEngine:
                     raise
             time.sleep(0.0005)
 
-    def _run_batch(self, db: sqlite3.Connection, batch: list[_Job]) -> None:
+    def _run_batch(self, db: sqlite3.Connection, batch: list[_Job], deadline: float) -> None:
         """One transaction for the batch, one commit, then every caller answered.
 
         The jobs run first without savepoints (each costs two statements, and each statement hands
@@ -237,12 +318,12 @@ class SqliteEngine:
         transaction is rolled back and the batch is run again with a savepoint around each job.
         Jobs only touch the database, so running one again is safe.
         """
-        if not self._begin_batch(db, batch):
+        if not self._begin_batch(db, batch, deadline):
             return
         outcomes = self._run_jobs(db, batch, savepoints=False)
         if outcomes is None:
             db.execute("ROLLBACK")
-            if not self._begin_batch(db, batch):
+            if not self._begin_batch(db, batch, deadline):
                 return
             outcomes = self._run_jobs(db, batch, savepoints=True)
         assert outcomes is not None
@@ -255,10 +336,10 @@ class SqliteEngine:
         for job, result, error in outcomes:
             _deliver(job, result, error)
 
-    def _begin_batch(self, db: sqlite3.Connection, batch: list[_Job]) -> bool:
+    def _begin_batch(self, db: sqlite3.Connection, batch: list[_Job], deadline: float) -> bool:
         """Take the write lock for `batch`; when it cannot be had, every job is told why."""
         try:
-            self._begin(db)
+            self._begin(db, deadline)
         except sqlite3.Error as exc:
             for job in batch:
                 _deliver(job, None, exc)
