@@ -43,7 +43,7 @@ from gateway.http.envelopes import by_path_prefix
 from gateway.http.health import health, ready
 from gateway.http.openapi import refine
 from gateway.logs import configure_logging
-from gateway.observability.metrics import Metrics
+from gateway.observability.metrics import Metrics, publish, publish_every
 from gateway.observability.probe import Probe
 from gateway.observability.route import metrics_route
 from gateway.observability.tracing import tracing_from
@@ -222,6 +222,7 @@ def create_app(
         purger = asyncio.create_task(purge_loop(the_store, settings.purge_interval_s, clock))
         await keyring.refresh()
         key_refresher = asyncio.create_task(keyring.run())
+        publisher = asyncio.create_task(publish_every())  # the metrics, to the multiprocess files
         # In the main thread (a server's worker), SIGTERM starts the drain; not in a test's thread.
         undo = shutdown.install() if threading.current_thread() is threading.main_thread() else None
         try:
@@ -231,10 +232,10 @@ def create_app(
                 undo()
             purger.cancel()
             key_refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
-            with contextlib.suppress(asyncio.CancelledError):
-                await key_refresher
+            publisher.cancel()
+            for task in (purger, key_refresher, publisher):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             # Running jobs get what is left of the grace; the rest go back to the queue.
             await runner.stop(grace_s=shutdown.left_s())
             await locks.aclose()
@@ -247,6 +248,7 @@ def create_app(
                 await adapter.aclose()
             if tracing is not None:  # the spans still queued are sent
                 await asyncio.to_thread(tracing.shutdown)
+            publish()  # what the jobs stopped above counted too
 
     freddy = freddy_door(services, keyring, max_body_bytes=settings.max_body_bytes)
     backboard = backboard_door(services, keyring, caller, max_body_bytes=settings.max_body_bytes)

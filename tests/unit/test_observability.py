@@ -108,3 +108,61 @@ def test_without_a_directory_each_run_makes_a_fresh_one(monkeypatch: pytest.Monk
     finally:
         for d in (first, second):
             Path(d).rmdir()
+
+
+_DEFERRED = r"""
+import asyncio, glob, sys
+from prometheus_client.multiprocess import MultiProcessCollector
+from gateway.observability import metrics as m
+
+directory = sys.argv[1]
+
+
+def on_file(name):
+    families = MultiProcessCollector.merge(glob.glob(directory + "/*.db"), accumulate=True)
+    return sum(s.value for f in families for s in f.samples if s.name == name)
+
+
+ms = m.Metrics()
+assert ms.multiprocess
+ms.request("freddy", "/v1/model/response", 200, 0.003)
+ms.request("freddy", "/v1/model/response", 200, 0.004)
+seen = [on_file("gateway_requests_total"), on_file("gateway_request_duration_seconds_count")]
+m.publish()
+seen += [on_file("gateway_requests_total"), on_file("gateway_request_duration_seconds_count")]
+ms.request("freddy", "/v1/model/response", 200, 0.003)
+
+
+async def main():
+    task = asyncio.create_task(m.publish_every(0.05))
+    await asyncio.sleep(0.3)  # published by the loop
+    seen.append(on_file("gateway_requests_total"))
+    ms.request("freddy", "/v1/model/response", 500, 0.003)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    seen.append(on_file("gateway_requests_total"))  # and once more when it stops
+
+
+asyncio.run(main())
+text = ms.exposition().decode()
+bucket = 'gateway_request_duration_seconds_bucket{door="freddy",le="0.005",route="/v1/model/response"}'
+print(seen, bucket + " 4.0" in text)
+"""
+
+
+def test_metric_updates_reach_the_multiprocess_files_when_published(tmp_path: Path) -> None:
+    """In multiprocess mode an update stays in memory until `publish` (every second, before a
+    scrape, at shutdown): the files, which a scrape of any worker sums, show it only then."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", _DEFERRED, str(tmp_path)], env=env, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["[0.0,", "0.0,", "2.0,", "2.0,", "3.0,", "4.0]", "True"]
