@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
 from anthropic import AsyncAnthropic
 
-from providers.base import ChatMessage, Completion, EmbeddingRequest, Embeddings, ModelRequest, TextDelta
+from providers.base import (
+    ChatMessage,
+    Completion,
+    EmbeddingRequest,
+    Embeddings,
+    ModelRequest,
+    TextDelta,
+    estimate_tokens,
+)
 from providers.errors import EmbeddingsUnsupported, UpstreamErrors, sdk_family
 
 DEFAULT_CONTEXT_TOKENS = 200_000
@@ -64,8 +71,10 @@ class AnthropicProvider:
     def context_window(self, model: str) -> int:
         return DEFAULT_CONTEXT_TOKENS
 
+    token_framing = 4  # `count_tokens` is `estimate_tokens` with it (the budget inlines it)
+
     def count_tokens(self, message: ChatMessage) -> int:
-        return math.ceil(message.chars / 4) + 4
+        return estimate_tokens(message, self.token_framing)
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         system, messages = to_messages(request)

@@ -65,6 +65,12 @@ class Embeddings(msgspec.Struct, frozen=True, kw_only=True):
     input_tokens: int
 
 
+def estimate_tokens(message: ChatMessage, framing: int) -> int:
+    """The gateway's estimate of a message's tokens: a token per four characters (rounded up) and
+    `framing` for the message's own markup. Used only to fit history; usage comes from providers."""
+    return (message.chars + 3) // 4 + framing
+
+
 class Provider(Protocol):
     """A model adapter. `stream` yields text deltas as they arrive, then exactly one `Completion`."""
 

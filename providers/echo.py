@@ -6,7 +6,15 @@ import math
 import zlib
 from collections.abc import AsyncIterator
 
-from providers.base import ChatMessage, Completion, EmbeddingRequest, Embeddings, ModelRequest, TextDelta
+from providers.base import (
+    ChatMessage,
+    Completion,
+    EmbeddingRequest,
+    Embeddings,
+    ModelRequest,
+    TextDelta,
+    estimate_tokens,
+)
 
 # The length of echo's vectors, whatever the model name.
 EMBEDDING_DIMENSIONS = 256
@@ -42,8 +50,10 @@ class EchoProvider:
     def context_window(self, model: str) -> int:
         return self._context_tokens
 
+    token_framing = 0  # `count_tokens` is `estimate_tokens` with it (the budget inlines it)
+
     def count_tokens(self, message: ChatMessage) -> int:
-        return math.ceil(message.chars / 4)
+        return estimate_tokens(message, self.token_framing)
 
     def _lines(self, request: ModelRequest) -> list[str]:
         return [m.text for m in request.messages if m.role == "user"]

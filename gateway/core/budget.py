@@ -28,8 +28,13 @@ def batch_for(remaining: int, tokens_per_message: float | None) -> int:
 class Budget:
     """Tokens left for history once the request's own messages are counted."""
 
-    def __init__(self, window: int, required: Sequence[ChatMessage], count: Counter) -> None:
+    def __init__(
+        self, window: int, required: Sequence[ChatMessage], count: Counter, *, framing: int | None = None
+    ) -> None:
+        """`framing`: when `count` is `providers.base.estimate_tokens` with this framing (the
+        provider's `token_framing`), which `fit` then computes inline for a whole window."""
         self._count = count
+        self._framing = framing
         needed = sum(count(m) for m in required)
         if needed > window:
             raise ContextLengthExceeded(
@@ -47,13 +52,24 @@ class Budget:
 
     def fit(self, messages: Sequence[ChatMessage]) -> int:
         """Take the leading `messages` while they fit; how many were taken."""
-        count, remaining, taken = self._count, self.remaining, 0
-        for message in messages:
-            cost = count(message)
-            if cost > remaining:
-                break
-            remaining -= cost
-            taken += 1
+        remaining, taken, framing = self.remaining, 0, self._framing
+        if framing is not None:  # `estimate_tokens`, inline: a call and a property less a message
+            for message in messages:
+                texts = message.texts
+                chars = len(texts[0]) if len(texts) == 1 else sum(map(len, texts))
+                cost = (chars + 3) // 4 + framing
+                if cost > remaining:
+                    break
+                remaining -= cost
+                taken += 1
+        else:
+            count = self._count
+            for message in messages:
+                cost = count(message)
+                if cost > remaining:
+                    break
+                remaining -= cost
+                taken += 1
         self.remaining = remaining
         return taken
 

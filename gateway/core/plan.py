@@ -40,7 +40,9 @@ def plan_turn(
     instructions = tuple(ChatMessage("system", (t,)) for t in texts if t)
     # The context must fit every model a fallback may hand it to.
     window = min(r.provider.context_window(r.model) for r in routes) - (req.max_output_tokens or 0)
-    budget = Budget(max(window, 0), instructions + req.inputs, routes[0].provider.count_tokens)
+    first = routes[0].provider
+    framing = getattr(first, "token_framing", None)  # adapters of other estimates have none
+    budget = Budget(max(window, 0), instructions + req.inputs, first.count_tokens, framing=framing)
     return Plan(
         model=model,
         routes=routes,

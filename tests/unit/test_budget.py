@@ -109,3 +109,35 @@ async def test_when_everything_fits_each_message_is_kept_once_system_included() 
     budget = Budget(100, [], chars)
     assert await fit_in_memory(budget, messages) == messages
     assert budget.remaining == 100 - 7
+
+
+def test_the_inline_estimate_fits_exactly_what_the_providers_count_would() -> None:
+    """`framing` makes `fit` compute `estimate_tokens` itself: for every provider that declares
+    its framing, the same messages are taken and the same tokens left as through its count."""
+    import random
+
+    from providers.anthropic import AnthropicProvider
+    from providers.base import estimate_tokens
+    from providers.compatible import OpenAICompatibleProvider
+    from providers.echo import EchoProvider
+
+    adapters = [
+        EchoProvider(),
+        AnthropicProvider(api_key="k"),
+        OpenAICompatibleProvider(name="x", base_url="http://127.0.0.1:9/v1", api_key="k"),
+    ]
+    rng = random.Random(11)
+    for adapter in adapters:
+        framing = adapter.token_framing
+        for _ in range(300):
+            messages = [
+                ChatMessage("user", tuple("é" * rng.randrange(0, 40) for _ in range(rng.randrange(1, 4))))
+                for _ in range(rng.randrange(0, 30))
+            ]
+            for message in messages:
+                assert adapter.count_tokens(message) == estimate_tokens(message, framing)
+            window = rng.randrange(0, 400)
+            inline = Budget(window, [], adapter.count_tokens, framing=framing)
+            counted = Budget(window, [], adapter.count_tokens)
+            assert inline.fit(messages) == counted.fit(messages)
+            assert inline.remaining == counted.remaining

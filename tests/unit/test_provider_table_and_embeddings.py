@@ -189,3 +189,38 @@ async def test_a_config_endpoint_s_window_is_its_own_whatever_the_model_s_name()
     finally:
         await local.aclose()
         await openai_api.aclose()
+
+
+def test_a_completion_body_is_the_same_json_from_structs_as_from_dicts() -> None:
+    """`complete` encodes the window's messages from structs; the bytes are those of the dicts the
+    SDK's stream gets, and the chat format's shapes: a string for one text, parts for several."""
+    import json
+    import random
+
+    from providers.base import ChatMessage, ModelRequest
+    from providers.openai_wire import encode
+
+    rng = random.Random(5)
+    alphabet = ["a", "é", '"', "\\", "\n", "\u2028", "😀", " ", "<"]
+    for _ in range(200):
+        messages = tuple(
+            ChatMessage(
+                rng.choice(["system", "user", "assistant"]),
+                tuple(
+                    "".join(rng.choices(alphabet, k=rng.randrange(0, 12))) for _ in range(rng.randrange(1, 4))
+                ),
+            )
+            for _ in range(rng.randrange(1, 6))
+        )
+        request = ModelRequest(model="m", messages=messages, temperature=0.5, max_output_tokens=9)
+        adapter = OpenAICompatibleProvider(name="bench", base_url="http://127.0.0.1:9/v1", api_key="k")
+        wire = encode(adapter._params(request, wire=True))
+        assert wire == encode(adapter._params(request))
+        sent = json.loads(wire)
+        for m, out in zip(messages, sent["messages"], strict=True):
+            assert out["role"] == m.role
+            if len(m.texts) == 1:
+                assert out["content"] == m.texts[0]
+            else:
+                assert out["content"] == [{"type": "text", "text": t} for t in m.texts]
+        assert sent["temperature"] == 0.5 and sent["max_tokens"] == 9
