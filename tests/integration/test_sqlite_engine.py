@@ -4,13 +4,17 @@ transaction, and a failing write undoes only its own changes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from gateway.errors import ThreadNotFound
+from gateway.errors import StoreUnavailable, ThreadNotFound
 from gateway.store.sqlite.engine import SqliteEngine
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
@@ -139,45 +143,49 @@ async def test_engines_on_one_file_take_turns_at_the_writers_lock(tmp_path: Path
         await second.close()
 
 
+@contextlib.asynccontextmanager
+async def engine_beside_another_holder(
+    tmp_path: Path, busy_timeout_ms: int
+) -> AsyncIterator[tuple[SqliteEngine, int]]:
+    """An engine, and a descriptor of its writers' lock file as another process would hold it."""
+    path = str(tmp_path / "e.sqlite3")
+    engine = SqliteEngine(path, busy_timeout_ms=busy_timeout_ms, synchronous="FULL")
+    await engine.open(SCHEMA)
+    other = os.open(path + ".writer", os.O_RDWR)
+    try:
+        yield engine, other
+    finally:
+        os.close(other)
+        await engine.close()
+
+
 async def test_a_writer_held_out_past_the_busy_timeout_is_refused_and_recovers(tmp_path: Path) -> None:
     """Another holder of the writers' lock keeps it past the busy timeout: the batch is refused
     with StoreUnavailable (not left waiting), the lock taken late by the helper is let go, so the
     holder can take it again, and the next write after the holder is gone commits."""
-    import fcntl
-    import os
-
-    from gateway.errors import StoreUnavailable
-
-    path = str(tmp_path / "e.sqlite3")
-    engine = SqliteEngine(path, busy_timeout_ms=300, synchronous="FULL")
-    await engine.open(SCHEMA)
-    other = os.open(path + ".writer", os.O_RDWR)
-    try:
+    async with engine_beside_another_holder(tmp_path, 300) as (engine, other):
         fcntl.flock(other, fcntl.LOCK_EX)
         started = asyncio.get_running_loop().time()
         with pytest.raises(StoreUnavailable):
             await engine.write(put("refused"))
         assert asyncio.get_running_loop().time() - started >= 0.29
         fcntl.flock(other, fcntl.LOCK_UN)
-        await asyncio.sleep(0.1)  # the helper takes the lock nobody waits for now, and lets it go
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again: it was let go
+        # The helper takes the lock nobody waits for now, and lets it go: free again soon.
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert asyncio.get_running_loop().time() < deadline, "the helper kept the lock"
+                await asyncio.sleep(0.01)
         fcntl.flock(other, fcntl.LOCK_UN)
         assert await engine.write(put("later")) == "later"
         assert await rows(engine) == {"later": 1}
-    finally:
-        os.close(other)
-        await engine.close()
 
 
 async def test_a_writer_gets_the_lock_as_soon_as_another_holder_lets_go(tmp_path: Path) -> None:
-    import fcntl
-    import os
-
-    path = str(tmp_path / "e.sqlite3")
-    engine = SqliteEngine(path, busy_timeout_ms=5000, synchronous="FULL")
-    await engine.open(SCHEMA)
-    other = os.open(path + ".writer", os.O_RDWR)
-    try:
+    async with engine_beside_another_holder(tmp_path, 5000) as (engine, other):
         fcntl.flock(other, fcntl.LOCK_EX)
         waiting = asyncio.ensure_future(engine.write(put("a")))
         await asyncio.sleep(0.2)
@@ -186,6 +194,3 @@ async def test_a_writer_gets_the_lock_as_soon_as_another_holder_lets_go(tmp_path
         assert await asyncio.wait_for(waiting, 5) == "a"
         assert await engine.write(put("b")) == "b"  # and taken again without the helper
         assert await rows(engine) == {"a": 1, "b": 1}
-    finally:
-        os.close(other)
-        await engine.close()
