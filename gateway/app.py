@@ -7,6 +7,7 @@ import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import cast
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -59,6 +60,7 @@ from gateway.store.redis_cache import RedisCache
 from gateway.store.sqlite.store import SqliteStore
 from providers.base import Provider
 from providers.config import ProviderConfig, load_config
+from providers.local_embed import Precision
 from providers.registry import KNOWN_PROVIDERS, Registry
 from providers.table import build_providers
 
@@ -156,7 +158,12 @@ def create_app(
     assistants = AssistantService(the_store.assistants, caller, limits, clock)
     memory = MemoryService(
         the_store,
-        embedder(caller, settings.embedding_model, threads=settings.embedding_threads),
+        embedder(
+            caller,
+            settings.embedding_model,
+            threads=settings.embedding_threads,
+            precision=cast("Precision", settings.embedding_precision),
+        ),
         MemorySettings(
             top_k=settings.memory_top_k,
             min_score=settings.memory_min_score,

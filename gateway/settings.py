@@ -80,13 +80,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Memory (SPEC §12): memories given to a turn, the similarity floor, the similarity above which
     # a new memory is a near-duplicate of one kept; the model that extracts facts (unset: each user
     # message is kept as said), a provider's embedding model (unset: the local one) and the local
-    # model's threads.
+    # model's threads and precision (auto: int8 products where the CPU has 8-bit dot products).
     memory_top_k: int = 5
     memory_min_score: float = 0.25
     memory_duplicate_score: float = 0.9
     memory_model: str | None = None
     embedding_model: str | None = None
     embedding_threads: int = 1
+    embedding_precision: str = "auto"
     # Summaries (SPEC §12): the model that writes them (unset: the turn's), how many tokens of a
     # thread may have left the window unsummarized before a summary job is queued (0: never), the
     # summary's length bound, and the attempts of one summary job.
@@ -182,6 +183,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "GATEWAY_MEMORY_MODEL": ("memory_model", str),
     "GATEWAY_EMBEDDING_MODEL": ("embedding_model", str),
     "GATEWAY_EMBEDDING_THREADS": ("embedding_threads", int),
+    "GATEWAY_EMBEDDING_PRECISION": ("embedding_precision", str),
     "GATEWAY_SUMMARY_MODEL": ("summary_model", str),
     "GATEWAY_SUMMARY_AFTER_TOKENS": ("summary_after_tokens", int),
     "GATEWAY_SUMMARY_MAX_TOKENS": ("summary_max_tokens", int),
@@ -279,6 +281,8 @@ def _check(s: Settings) -> list[str]:
     out = [f"{_VAR.get(name, name)} must be positive" for name in positive if getattr(s, name) <= 0]
     if s.mongodb_transactions not in ("auto", "on", "off"):
         out.append("GATEWAY_MONGODB_TRANSACTIONS must be auto, on or off")
+    if s.embedding_precision not in ("auto", "fp32", "int8"):
+        out.append("GATEWAY_EMBEDDING_PRECISION must be auto, fp32 or int8")
     for name in (
         "cancel_quick_edit_s",
         "summary_after_tokens",

@@ -12,7 +12,7 @@ import numpy as np
 from gateway.core.calls import Caller
 from gateway.core.vectors import Matrix
 from providers.base import EmbeddingRequest
-from providers.local_embed import LocalEmbedder
+from providers.local_embed import LocalEmbedder, Precision
 
 # Texts per call to a provider's embeddings endpoint.
 _PROVIDER_BATCH = 64
@@ -28,13 +28,14 @@ class Embedder(Protocol):
 class LocalEmbedding:
     """The local model, made (and loaded) on the first text."""
 
-    def __init__(self, *, threads: int = 1) -> None:
+    def __init__(self, *, threads: int = 1, precision: Precision = "auto") -> None:
         self._threads = threads
+        self._precision: Precision = precision
         self._model: LocalEmbedder | None = None
 
     async def vectors(self, texts: Sequence[str]) -> Matrix:
         if self._model is None:
-            self._model = LocalEmbedder(threads=self._threads)
+            self._model = LocalEmbedder(threads=self._threads, precision=self._precision)
         return await self._model.vectors(texts)
 
     async def aclose(self) -> None:
@@ -66,5 +67,9 @@ class ProviderEmbedding:
         return None
 
 
-def embedder(caller: Caller, model: str | None, *, threads: int = 1) -> Embedder:
-    return ProviderEmbedding(caller, model) if model else LocalEmbedding(threads=threads)
+def embedder(
+    caller: Caller, model: str | None, *, threads: int = 1, precision: Precision = "auto"
+) -> Embedder:
+    if model:
+        return ProviderEmbedding(caller, model)
+    return LocalEmbedding(threads=threads, precision=precision)

@@ -37,6 +37,7 @@ def test_every_bad_setting_is_one_line_and_the_exit_code_is_2() -> None:
             "GATEWAY_WORKERS": "0",
             "GATEWAY_API_KEYS": "secret_without_org",
             "GATEWAY_TURN_WAIT_S": "-1",
+            "GATEWAY_EMBEDDING_PRECISION": "fp16",
         }
     )
     assert run.returncode == 2
@@ -45,6 +46,7 @@ def test_every_bad_setting_is_one_line_and_the_exit_code_is_2() -> None:
         "gateway: setting error: GATEWAY_PORT: expected a whole number, got 'x'",
         "gateway: setting error: GATEWAY_API_KEYS: every item must be `key=organization_id`",
         "gateway: setting error: GATEWAY_WORKERS must be positive",
+        "gateway: setting error: GATEWAY_EMBEDDING_PRECISION must be auto, fp32 or int8",
         "gateway: setting error: GATEWAY_TURN_WAIT_S must not be negative",
         "gateway: setting error: GATEWAY_LOG_LEVEL must be one of debug, info, warning, error, got 'verbose'",
     ]

@@ -1,6 +1,8 @@
-"""The local embedder (`providers.local_embed`) on the real model file: paraphrased questions find
-their facts, vectors are deterministic, unit length and the same alone or in a batch, the pinned
-files are checked, nothing touches the network, and the event loop runs on while it works."""
+"""The local embedder (`providers.local_embed`) on the real model file, in both precisions:
+paraphrased questions find their facts, vectors are deterministic, unit length and the same alone
+or in a batch, the pinned files are checked, nothing touches the network, and the event loop runs
+on while it works; int8 rewrites every weight product and stays close to fp32, and `auto` picks it
+by the CPU's flags."""
 
 from __future__ import annotations
 
@@ -25,6 +27,11 @@ from providers.local_embed import (
     TOKENIZER_PATH,
     LocalEmbedder,
     LocalModelUnavailable,
+    Precision,
+    cpu_has_int8_dot,
+    default_model_path,
+    int8_activations,
+    resolve_precision,
 )
 from tests.integration.embeddings.pairs import PAIRS
 
@@ -41,9 +48,9 @@ MIXED = [
 ]
 
 
-@pytest.fixture
-async def embedder() -> AsyncIterator[LocalEmbedder]:
-    e = LocalEmbedder(batch_size=8)
+@pytest.fixture(params=["fp32", "int8"])
+async def embedder(request: pytest.FixtureRequest) -> AsyncIterator[LocalEmbedder]:
+    e = LocalEmbedder(batch_size=8, precision=request.param)
     await e.load()
     yield e
     await e.aclose()
@@ -91,7 +98,7 @@ async def test_the_same_text_gives_the_same_vector_in_another_process_that_has_n
         "socket.getaddrinfo = refuse\n"
         "from providers.local_embed import LocalEmbedder\n"
         "async def main():\n"
-        "    e = LocalEmbedder(threads=2, batch_size=1)\n"
+        f"    e = LocalEmbedder(threads=2, batch_size=1, precision={embedder.precision!r})\n"
         f"    v = await e.vectors([{PEANUTS!r}, 'padding to make a batch of two'])\n"
         "    print(v[0].tobytes().hex())\n"
         "    await e.aclose()\n"
@@ -220,3 +227,48 @@ async def test_a_failed_run_fails_every_call_of_it(embedder: LocalEmbedder) -> N
     embedder._encode = broken  # type: ignore[method-assign]
     results = await asyncio.gather(*(embedder.vectors([t]) for t in MIXED[1:5]), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_int8_rewrites_every_weight_product_and_stays_close_to_fp32() -> None:
+    import onnx
+
+    model, rewritten = int8_activations(default_model_path())
+    graph = onnx.load_from_string(model).graph
+    ops = [node.op_type for node in graph.node]
+    # Six layers of four attention and two feed-forward products; the attention's own two products
+    # a layer (queries by keys, weights by values) have no weights and stay fp32.
+    assert rewritten == 36 and ops.count("MatMulInteger") == 36 and ops.count("MatMul") == 12
+    # The products read the file's int8 weights; no fp32 copy of them is made any more.
+    weights = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
+    assert {n.input[1] for n in graph.node if n.op_type == "MatMulInteger"} <= weights
+    made_fp32 = [n.input[0] for n in graph.node if n.op_type == "Cast" and n.input[0] in weights]
+    assert sorted(made_fp32) == [  # only the tables the tokens are looked up in
+        "inner.embeddings.position_embeddings.weight_q",
+        "inner.embeddings.word_embeddings.weight_q",
+    ]
+    fp32, int8 = LocalEmbedder(precision="fp32"), LocalEmbedder(precision="int8")
+    try:
+        a, b = await fp32.vectors(MIXED), await int8.vectors(MIXED)
+    finally:
+        await fp32.aclose()
+        await int8.aclose()
+    cosines = np.sum(a * b, axis=1)
+    assert cosines.min() > 0.97, cosines  # measured 0.983-0.997
+    assert not np.allclose(a, b, atol=1e-4)  # the products did run in int8
+
+
+def test_auto_takes_int8_only_on_a_cpu_with_8_bit_dot_products() -> None:
+    def cpu(flags: str) -> str:
+        return f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: fpu sse2 {flags}\n\nprocessor\t: 1\n"
+
+    for flags in ("avx2 avx512f avx512_vnni", "avx2 avx_vnni", "avx512f amx_tile amx_int8"):
+        assert cpu_has_int8_dot(cpu(flags)) and resolve_precision("auto", cpu(flags)) == "int8"
+    for flags in ("avx2 fma", "avx512f avx512bw", "avx512_vnni_x"):  # AVX2 only; a look-alike name
+        assert not cpu_has_int8_dot(cpu(flags)) and resolve_precision("auto", cpu(flags)) == "fp32"
+    assert not cpu_has_int8_dot("no flags line here")
+    chosen: list[Precision] = ["fp32", "int8"]
+    assert [resolve_precision(p, cpu("avx512_vnni")) for p in chosen] == chosen
+    assert [resolve_precision(p, cpu("avx2")) for p in chosen] == chosen
+    with pytest.raises(ValueError, match="auto, fp32, int8"):
+        resolve_precision("fp16")
+    assert LocalEmbedder(precision="auto").precision == ("int8" if cpu_has_int8_dot() else "fp32")
