@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -102,34 +103,23 @@ def run_sqlite(
             # rate over /v1/model/response's) is then the doors' own cost, not the changes of
             # the store and the machine over the minutes in between (measured: a second run of
             # the thread of 10 after the long rows ran 7% below the first).
-            # The OpenAI door on the same turns: a thread of 10 is a conversation of 10 there.
-            conversations = seed(gw, MODEL, 64, 10)
-            out.append(
-                wrk(
+            # The OpenAI door on the same turns (a thread of 10 is a conversation of 10 there),
+            # then the Backboard door's (its own thread ids: UUIDs); each seeded just before.
+            doors: tuple[tuple[str, str, Callable[[], list[bytes]]], ...] = (
+                (
                     "gateway openai, /v1/responses, conversation of 10, 64 conns",
-                    gw,
                     "/v1/responses",
-                    [openai_turn(MODEL, conversation=t) for t in conversations],
-                    seconds=seconds,
-                    connections=64,
-                    work=work,
-                )
-            )
-            out[-1].baseline = "direct upstream, 64 conns"
-            # The Backboard door on the same turns (its own thread ids: UUIDs).
-            boards = seed_backboard(gw, MODEL, 64, 10)
-            out.append(
-                wrk(
+                    lambda: [openai_turn(MODEL, conversation=t) for t in seed(gw, MODEL, 64, 10)],
+                ),
+                (
                     "gateway openai, Backboard /api, thread of 10, 64 conns",
-                    gw,
                     "/api/threads/messages",
-                    [backboard_turn(MODEL, thread_id=t) for t in boards],
-                    seconds=seconds,
-                    connections=64,
-                    work=work,
-                )
+                    lambda: [backboard_turn(MODEL, thread_id=t) for t in seed_backboard(gw, MODEL, 64, 10)],
+                ),
             )
-            out[-1].baseline = "direct upstream, 64 conns"
+            for name, path, made in doors:
+                out.append(wrk(name, gw, path, made(), seconds=seconds, connections=64, work=work))
+                out[-1].baseline = "direct upstream, 64 conns"
         chain = responses(gw, MODEL, 64)
         out.append(
             wrk(
