@@ -21,7 +21,7 @@ Two precisions (`precision`, `GATEWAY_EMBEDDING_PRECISION`):
   run alone (a batch would share its scale) and its vector depends on the text only. The vectors
   are within 0.98-0.995 cosine of the fp32 ones.
 - `auto` (the default): `int8` where the CPU has those instructions, `fp32` elsewhere (without
-  them the u8 x s8 products may saturate and are not faster).
+  them the u8 x s8 products may saturate).
 
 `embed` is the provider seam's (`providers.base.Provider.embed`); `vectors` hands back the matrix.
 """

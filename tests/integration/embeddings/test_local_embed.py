@@ -253,7 +253,7 @@ async def test_int8_rewrites_every_weight_product_and_stays_close_to_fp32() -> N
         await fp32.aclose()
         await int8.aclose()
     cosines = np.sum(a * b, axis=1)
-    assert cosines.min() > 0.97, cosines  # measured 0.983-0.997
+    assert cosines.min() > 0.97, cosines  # measured 0.982-0.997
     assert not np.allclose(a, b, atol=1e-4)  # the products did run in int8
 
 
