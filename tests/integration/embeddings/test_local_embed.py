@@ -235,12 +235,17 @@ async def test_int8_rewrites_every_weight_product_and_stays_close_to_fp32() -> N
     model, rewritten = int8_activations(default_model_path())
     graph = onnx.load_from_string(model).graph
     ops = [node.op_type for node in graph.node]
+    before = [node.op_type for node in onnx.load(str(default_model_path())).graph.node]
     # Six layers of four attention and two feed-forward products; the attention's own two products
     # a layer (queries by keys, weights by values) have no weights and stay fp32.
-    assert rewritten == 36 and ops.count("MatMulInteger") == 36 and ops.count("MatMul") == 12
+    assert rewritten == 36 and ops.count("MatMulIntegerToFloat") == 36 and ops.count("MatMul") == 12
+    # Each product's bias is added in its kernel: 36 additions fewer (the residual ones stay).
+    assert before.count("Add") - ops.count("Add") == 36
+    products = [n for n in graph.node if n.op_type == "MatMulIntegerToFloat"]
+    assert all(len(n.input) == 7 and n.input[6] for n in products)
     # The products read the file's int8 weights; no fp32 copy of them is made any more.
     weights = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
-    assert {n.input[1] for n in graph.node if n.op_type == "MatMulInteger"} <= weights
+    assert {n.input[1] for n in products} <= weights
     made_fp32 = [n.input[0] for n in graph.node if n.op_type == "Cast" and n.input[0] in weights]
     assert sorted(made_fp32) == [  # only the tables the tokens are looked up in
         "inner.embeddings.position_embeddings.weight_q",
