@@ -27,7 +27,15 @@ class Result(msgspec.Struct, kw_only=True):
     baseline: str | None = None  # the row the added latency is taken over
     versus: str | None = None  # the row of the same turns without this one's feature (shown above it)
     note: str = ""
+    # wrk's latency at `QUANTILES` (ms): what `merged` pools when a row is run in parts.
+    quantiles: tuple[float, ...] = ()
+    seconds: float = 0.0  # how long its requests were measured
 
+
+# Percentiles 0.5-99.5 by halves, then 99.6-99.9 and 99.95, 99.99: enough points that a row
+# measured in parts gets its p50, p90 and p99 back from its parts' quantiles to well within one
+# microsecond bucket of spread between neighbouring points.
+QUANTILES = (*(i / 2 for i in range(1, 200)), 99.6, 99.7, 99.8, 99.9, 99.95, 99.99)
 
 _WRK_LUA = """
 local bodies = {BODIES}
@@ -48,6 +56,9 @@ function done(summary, latency, requests)
   io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests,
     e.connect + e.read + e.write + e.timeout + e.status, latency:percentile(50), latency:percentile(90),
     latency:percentile(99), summary.duration))
+  local q = {}
+  for _, p in ipairs({QUANTILES}) do q[#q + 1] = string.format("%d", latency:percentile(p)) end
+  io.write("QUANTILES " .. table.concat(q, " ") .. "\\n")
 end
 """
 
@@ -93,6 +104,7 @@ def wrk(
         _WRK_LUA.replace("{BODIES}", lua_bodies)
         .replace("{PATHS}", lua_paths)
         .replace("{HEADERS}", lua_headers)
+        .replace("{QUANTILES}", "{" + ",".join(repr(q) for q in QUANTILES) + "}")
     )
     out = subprocess.run(
         [
@@ -115,6 +127,7 @@ def wrk(
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     requests, errors, p50, p90, p99, duration_us = (int(v) for v in line.split()[1:])
+    quantiles = next(x for x in out.splitlines() if x.startswith("QUANTILES ")).split()[1:]
     return Result(
         name=name,
         requests=requests,
@@ -123,6 +136,45 @@ def wrk(
         p90=p90 / 1000,
         p99=p99 / 1000,
         rps=requests / (duration_us / 1e6),
+        quantiles=tuple(int(v) / 1000 for v in quantiles),
+        seconds=duration_us / 1e6,
+    )
+
+
+def merged(name: str, parts: list[Result]) -> Result:
+    """One row of `parts` (wrk runs of the same turns at different times): their requests and
+    errors summed, requests/s over their summed durations, and p50 / p90 / p99 of their pooled
+    latencies: each part's quantile at percentile q stands for the share of its requests between
+    the quantile below it and q (the last one for the rest up to 100)."""
+    if not parts or any(len(p.quantiles) != len(QUANTILES) for p in parts):
+        raise ValueError("merged takes wrk results, each with its quantiles")
+    shares = [(q - below) / 100 for q, below in zip(QUANTILES, (0.0, *QUANTILES[:-1]), strict=True)]
+    shares[-1] += (100 - QUANTILES[-1]) / 100
+    points = sorted(
+        (value, p.requests * share) for p in parts for value, share in zip(p.quantiles, shares, strict=True)
+    )
+    total = sum(weight for _, weight in points)
+
+    def at(percent: float) -> float:
+        seen = 0.0
+        for value, weight in points:
+            seen += weight
+            if seen >= total * percent / 100 * (1 - 1e-12):
+                return value
+        return points[-1][0]
+
+    seconds = sum(p.seconds for p in parts)
+    requests = sum(p.requests for p in parts)
+    return Result(
+        name=name,
+        requests=requests,
+        errors=sum(p.errors for p in parts),
+        p50=at(50),
+        p90=at(90),
+        p99=at(99),
+        rps=requests / seconds,
+        quantiles=(),
+        seconds=seconds,
     )
 
 

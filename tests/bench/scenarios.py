@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,7 @@ from tests.bench.data import (
     seed_items,
     turn,
 )
-from tests.bench.load import Result, first_delta, paced, wrk
+from tests.bench.load import Result, first_delta, merged, paced, wrk
 from tests.bench.processes import PORTKEY_VERSION, Proc, gateway, install_portkey, portkey
 
 
@@ -82,44 +81,49 @@ def run_sqlite(
         # linearizable turns), so a pool smaller than the connections would measure that queue.
         # Long threads are written as items (no model call), the thread of 10 through turns.
         pools = {n: seed(gw, MODEL, 64, n) if n <= 10 else seed_items(gw, 64, n) for n in lengths}
-        for n in lengths:
-            bodies = [turn(MODEL, thread=t) for t in pools[n]]
+        # The thread of 10 and the other doors on the same kind of turn, right after one another
+        # and before the long threads' rows, in interleaved halves (A B C A B C): what the goal
+        # compares (each door's rate over /v1/model/response's) is then the doors' own cost, not
+        # the machine's drift from one 10-second row to the next (measured: the same row run
+        # twice a minute apart moved by up to 15%). The OpenAI door's turns are on conversations
+        # of 10, the Backboard door's on threads of its own (UUIDs), each seeded here.
+        ten = lengths[0]
+        out += interleaved(
+            gw,
+            (
+                (
+                    f"gateway openai, thread of {ten}, 64 conns",
+                    "/v1/model/response",
+                    [turn(MODEL, thread=t) for t in pools[ten]],
+                ),
+                (
+                    "gateway openai, /v1/responses, conversation of 10, 64 conns",
+                    "/v1/responses",
+                    [openai_turn(MODEL, conversation=t) for t in seed(gw, MODEL, 64, 10)],
+                ),
+                (
+                    "gateway openai, Backboard /api, thread of 10, 64 conns",
+                    "/api/threads/messages",
+                    [backboard_turn(MODEL, thread_id=t) for t in seed_backboard(gw, MODEL, 64, 10)],
+                ),
+            ),
+            seconds=seconds,
+            halves=1 if args.smoke else 2,
+            work=work,
+        )
+        for n in lengths[1:]:
             out.append(
                 wrk(
                     f"gateway openai, thread of {n}, 64 conns",
                     gw,
                     "/v1/model/response",
-                    bodies,
+                    [turn(MODEL, thread=t) for t in pools[n]],
                     seconds=seconds,
                     connections=64,
                     work=work,
                 )
             )
             out[-1].baseline = "direct upstream, 64 conns"
-            if n != lengths[0]:
-                continue
-            # The other doors right after the thread of 10, on the same store and the same
-            # kind of turn, before the long threads' rows: what the goal compares (each door's
-            # rate over /v1/model/response's) is then the doors' own cost, not the changes of
-            # the store and the machine over the minutes in between (measured: a second run of
-            # the thread of 10 after the long rows ran 7% below the first).
-            # The OpenAI door on the same turns (a thread of 10 is a conversation of 10 there),
-            # then the Backboard door's (its own thread ids: UUIDs); each seeded just before.
-            doors: tuple[tuple[str, str, Callable[[], list[bytes]]], ...] = (
-                (
-                    "gateway openai, /v1/responses, conversation of 10, 64 conns",
-                    "/v1/responses",
-                    lambda: [openai_turn(MODEL, conversation=t) for t in seed(gw, MODEL, 64, 10)],
-                ),
-                (
-                    "gateway openai, Backboard /api, thread of 10, 64 conns",
-                    "/api/threads/messages",
-                    lambda: [backboard_turn(MODEL, thread_id=t) for t in seed_backboard(gw, MODEL, 64, 10)],
-                ),
-            )
-            for name, path, made in doors:
-                out.append(wrk(name, gw, path, made(), seconds=seconds, connections=64, work=work))
-                out[-1].baseline = "direct upstream, 64 conns"
         chain = responses(gw, MODEL, 64)
         out.append(
             wrk(
@@ -171,6 +175,24 @@ def run_sqlite(
     for row in context(up, work, args, seconds, paced_seconds):
         at = next((i for i, r in enumerate(out) if r.name == row.versus), None)
         out.insert(len(out) if at is None else at + 1, row)
+    return out
+
+
+def interleaved(
+    gw: str, rows: tuple[tuple[str, str, list[bytes]], ...], *, seconds: float, halves: int, work: Path
+) -> list[Result]:
+    """Each row (name, path, bodies) measured with wrk for `seconds` in all, as `halves` parts run
+    in turn with the other rows' (A B C A B C), and merged into one row per name (`merged`)."""
+    parts: dict[str, list[Result]] = {name: [] for name, _, _ in rows}
+    for half in range(halves):
+        for name, path, bodies in rows:
+            label = f"{name} (part {half + 1} of {halves})" if halves > 1 else name
+            parts[name].append(
+                wrk(label, gw, path, bodies, seconds=seconds / halves, connections=64, work=work)
+            )
+    out = [merged(name, parts[name]) for name, _, _ in rows]
+    for row in out:
+        row.baseline = "direct upstream, 64 conns"
     return out
 
 
