@@ -5,7 +5,7 @@
   other id answers 404 here, as an absent object does, so a Backboard client never receives an id
   its models reject. A thread made elsewhere with such an id is the same thread here.
 - Messages keep the core's ids (`msg_` and 24 hex digits); the door shows each as a UUID derived
-  from it, the same every time: the 96 random bits of the id laid into a version-8 UUID (RFC 9562's
+  from it, the same every time: the 96 bits of the id's digits laid into a version-8 UUID (RFC 9562's
   layout for custom UUIDs), so that the core's id can be read back from it (`msg_` and its hex
   digits without the fixed version, variant and mark digits). An id of another form is shown as the
   name-based (version-5) UUID of it.
