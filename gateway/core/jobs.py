@@ -52,7 +52,7 @@ class RunnerSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 def worker_name() -> str:
     """This process's name in the jobs it claims (for operators reading the store)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[2:10]}"
+    return f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"  # 8 of its random digits
 
 
 class JobRunner:
