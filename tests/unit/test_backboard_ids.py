@@ -3,12 +3,13 @@ and each core message id is shown as one UUID, the same every time."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 
 from gateway import errors
-from gateway.doors.backboard.ids import assistant_path_id, is_uuid, message_uuid, thread_path_id
+from gateway.doors.backboard.ids import assistant_path_id, is_uuid, message_uuid, new_uuid, thread_path_id
 from gateway.ids import new_id
 
 
@@ -38,3 +39,25 @@ def test_other_message_ids_become_their_name_based_uuid() -> None:
     shown = message_uuid("item_from_another_door")
     assert uuid.UUID(shown).version == 5 and shown == message_uuid("item_from_another_door")
     assert message_uuid("msg_" + "0" * 23) != message_uuid("msg_" + "1" * 23)
+
+
+def test_new_ids_of_this_door_are_version_7_uuids_that_sort_by_time() -> None:
+    before = time.time_ns() // 1_000_000
+    made = []
+    for _ in range(3):
+        made += [new_uuid() for _ in range(300)]
+        time.sleep(0.002)
+    after = time.time_ns() // 1_000_000
+    assert len(set(made)) == len(made)
+    for value in made:
+        parsed = uuid.UUID(value)
+        assert is_uuid(value) and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before <= parsed.int >> 80 <= after
+    times = [uuid.UUID(v).int >> 80 for v in made]
+    assert times == sorted(times) and times[-1] > times[0]
+    # The 74 random bits: every one of them set in some id, none of the fixed ones disturbed.
+    seen = 0
+    for value in made:
+        n = uuid.UUID(value).int
+        seen |= (n >> 64 & 0xFFF) << 62 | n & ((1 << 62) - 1)
+    assert seen == (1 << 74) - 1
