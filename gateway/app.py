@@ -42,7 +42,7 @@ from gateway.http.context import RequestContextMiddleware, before_send
 from gateway.http.docs_site import openapi_config
 from gateway.http.envelopes import by_path_prefix
 from gateway.http.health import health, ready
-from gateway.http.openapi import refine
+from gateway.http.openapi import refine_lazily
 from gateway.logs import configure_logging
 from gateway.observability.metrics import Metrics, publish, publish_every
 from gateway.observability.probe import Probe
@@ -287,7 +287,7 @@ def create_app(
         openapi_config=openapi_config(title="Thread gateway", version="0.1.0"),
         logging_config=None,
     )
-    refine(app, [FREDDY_DOCS, BACKBOARD_DOCS, OPENAI_DOCS, *([ADMIN_DOCS] if admin else [])])
+    refine_lazily(app, [FREDDY_DOCS, BACKBOARD_DOCS, OPENAI_DOCS, *([ADMIN_DOCS] if admin else [])])
     return app
 
 

@@ -21,6 +21,7 @@ Schemathesis checks the document against the running gateway in the suite.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,7 +217,43 @@ def _is_litestars_400(answer: Schema) -> bool:
 
 def refine(app: Litestar, doors: Sequence[DoorDocs]) -> None:
     """Finish the app's OpenAPI document in place (it is generated once and served from memory)."""
-    schema: Schema = app.plugins.get(OpenAPIPlugin).provide_openapi_schema()
+    _refine(app, app.plugins.get(OpenAPIPlugin).provide_openapi_schema(), doors)
+
+
+def refine_lazily(app: Litestar, doors: Sequence[DoorDocs]) -> None:
+    """`refine`, the first time the document is asked for (a page of the docs, `openapi.json`).
+
+    Generating the document is most of what building the app costs (about two thirds: some 250 ms
+    here), and a worker, or a test's app, that is never asked for it should not pay for it.
+    """
+    plugin = app.plugins.get(OpenAPIPlugin)
+    if type(plugin) is not OpenAPIPlugin:
+        raise TypeError(f"the app's OpenAPI plugin is a {type(plugin).__name__}")
+    _PENDING[app] = tuple(doors)
+    plugin.__class__ = _RefinedOnDemand  # the same slots: the routes Litestar made call it
+
+
+_PENDING: weakref.WeakKeyDictionary[Litestar, tuple[DoorDocs, ...]] = weakref.WeakKeyDictionary()
+
+
+class _RefinedOnDemand(OpenAPIPlugin):
+    __slots__ = ()
+
+    def provide_openapi_schema(self) -> dict[str, Any]:
+        fresh = not self._openapi_schema
+        schema = super().provide_openapi_schema()
+        doors = _PENDING.pop(self.app, None) if fresh else None
+        if doors is not None:
+            try:
+                _refine(self.app, schema, doors)
+            except BaseException:
+                self._openapi_schema = None  # made again, whole, by the next caller
+                _PENDING[self.app] = doors
+                raise
+        return schema
+
+
+def _refine(app: Litestar, schema: Schema, doors: Sequence[DoorDocs]) -> None:
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
