@@ -46,7 +46,26 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["GATEWAY_TEST_DESELECTED_FILE"] = path
 
 
+# The longest modules (a benchmark smoke, generated requests, gateways of several processes) start
+# first, so that the two test processes do not end with one of them alone on a minute-long test.
+_FIRST = (
+    "tests/integration/test_bench_smoke.py",
+    "tests/integration/test_schemathesis.py",
+    "tests/integration/test_kill_worker.py",
+    "tests/e2e/test_rate_limits.py",
+    "tests/integration/test_cli_threads.py",
+    "tests/integration/test_cli_keys.py",
+    "tests/integration/test_key_store_contract.py",
+)
+
+
+def _started_first(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return _FIRST.index(path) if path in _FIRST else len(_FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_started_first)  # stable: each module's own order stays
     if BACKEND != "mongodb":
         return
     dropped = [item for item in items if item.get_closest_marker("store_independent")]
