@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -31,6 +32,7 @@ from providers.local_embed import (
     cpu_has_int8_dot,
     default_model_path,
     int8_activations,
+    int8_weights,
     resolve_precision,
 )
 from tests.integration.embeddings.pairs import PAIRS
@@ -229,10 +231,14 @@ async def test_a_failed_run_fails_every_call_of_it(embedder: LocalEmbedder) -> N
     assert all(isinstance(r, RuntimeError) for r in results)
 
 
-async def test_int8_rewrites_every_weight_product_and_stays_close_to_fp32() -> None:
+@pytest.mark.parametrize("weights", ["s8", "u8"])
+async def test_int8_rewrites_every_weight_product_and_stays_close_to_fp32(
+    weights: Literal["s8", "u8"],
+) -> None:
     import onnx
+    from onnx import numpy_helper
 
-    model, rewritten = int8_activations(default_model_path())
+    model, rewritten = int8_activations(default_model_path(), weights)
     graph = onnx.load_from_string(model).graph
     ops = [node.op_type for node in graph.node]
     before = [node.op_type for node in onnx.load(str(default_model_path())).graph.node]
@@ -243,37 +249,59 @@ async def test_int8_rewrites_every_weight_product_and_stays_close_to_fp32() -> N
     assert before.count("Add") - ops.count("Add") == 36
     products = [n for n in graph.node if n.op_type == "MatMulIntegerToFloat"]
     assert all(len(n.input) == 7 and n.input[6] for n in products)
-    # The products read the file's int8 weights; no fp32 copy of them is made any more.
-    weights = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
-    assert {n.input[1] for n in products} <= weights
-    made_fp32 = [n.input[0] for n in graph.node if n.op_type == "Cast" and n.input[0] in weights]
+    initializers = {i.name: i for i in graph.initializer}
+    int8 = {name for name, i in initializers.items() if i.data_type == onnx.TensorProto.INT8}
+    if weights == "s8":
+        # The products read the file's int8 weights; no fp32 copy of them is made any more.
+        assert {n.input[1] for n in products} <= int8
+        assert not any(n.input[5] for n in products)
+    else:
+        # uint8 weights, the file's int8 plus 128, with 128 as their zero point: the same values,
+        # product by product (the s8 rewrite visits the products in the same order).
+        signed = onnx.load_from_string(int8_activations(default_model_path(), "s8")[0]).graph
+        file_weights = {i.name: i for i in signed.initializer}
+        signed_products = [n for n in signed.node if n.op_type == "MatMulIntegerToFloat"]
+        for held_by, read_by in zip(products, signed_products, strict=True):
+            held = initializers[held_by.input[1]]
+            assert held.data_type == onnx.TensorProto.UINT8
+            assert numpy_helper.to_array(initializers[held_by.input[5]]).tolist() == 128
+            assert np.array_equal(
+                numpy_helper.to_array(held).astype(np.int16) - 128,
+                numpy_helper.to_array(file_weights[read_by.input[1]]).astype(np.int16),
+            )
+    made_fp32 = [n.input[0] for n in graph.node if n.op_type == "Cast" and n.input[0] in int8]
     assert sorted(made_fp32) == [  # only the tables the tokens are looked up in
         "inner.embeddings.position_embeddings.weight_q",
         "inner.embeddings.word_embeddings.weight_q",
     ]
-    fp32, int8 = LocalEmbedder(precision="fp32"), LocalEmbedder(precision="int8")
+    fp32, quantized = LocalEmbedder(precision="fp32"), LocalEmbedder(precision="int8", weights=weights)
     try:
-        a, b = await fp32.vectors(MIXED), await int8.vectors(MIXED)
+        a, b = await fp32.vectors(MIXED), await quantized.vectors(MIXED)
     finally:
         await fp32.aclose()
-        await int8.aclose()
+        await quantized.aclose()
     cosines = np.sum(a * b, axis=1)
     assert cosines.min() > 0.97, cosines  # measured 0.982-0.997
     assert not np.allclose(a, b, atol=1e-4)  # the products did run in int8
 
 
-def test_auto_takes_int8_only_on_a_cpu_with_8_bit_dot_products() -> None:
+def test_auto_takes_int8_on_a_cpu_with_8_bit_dot_products_or_avx2() -> None:
     def cpu(flags: str) -> str:
         return f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: fpu sse2 {flags}\n\nprocessor\t: 1\n"
 
     for flags in ("avx2 avx512f avx512_vnni", "avx2 avx_vnni", "avx512f amx_tile amx_int8"):
         assert cpu_has_int8_dot(cpu(flags)) and resolve_precision("auto", cpu(flags)) == "int8"
-    for flags in ("avx2 fma", "avx512f avx512bw", "avx512_vnni_x"):  # AVX2 only; a look-alike name
+        assert int8_weights(cpu(flags)) == "s8"  # the file's weights: no saturation with VNNI or AMX
+    # AVX2 alone: int8 with uint8 weights (its u8 x s8 products could saturate 16 bits).
+    assert not cpu_has_int8_dot(cpu("avx2 fma")) and resolve_precision("auto", cpu("avx2 fma")) == "int8"
+    assert int8_weights(cpu("avx2 fma")) == "u8"
+    for flags in ("sse4_2 avx", "avx2_x avx512_vnni_x"):  # neither; look-alike names
         assert not cpu_has_int8_dot(cpu(flags)) and resolve_precision("auto", cpu(flags)) == "fp32"
-    assert not cpu_has_int8_dot("no flags line here")
+    assert not cpu_has_int8_dot("no flags line here") and resolve_precision("auto", "no flags") == "fp32"
     chosen: list[Precision] = ["fp32", "int8"]
     assert [resolve_precision(p, cpu("avx512_vnni")) for p in chosen] == chosen
-    assert [resolve_precision(p, cpu("avx2")) for p in chosen] == chosen
+    assert [resolve_precision(p, cpu("sse2")) for p in chosen] == chosen
     with pytest.raises(ValueError, match="auto, fp32, int8"):
         resolve_precision("fp16")
-    assert LocalEmbedder(precision="auto").precision == ("int8" if cpu_has_int8_dot() else "fp32")
+    here = LocalEmbedder(precision="auto")
+    assert here.precision == resolve_precision("auto") and here.weights == int8_weights()
