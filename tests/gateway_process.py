@@ -75,3 +75,16 @@ def start_gateway(data_dir: Path, log: Path, extra: dict[str, str] | None = None
         gateway.stop()
         raise
     return gateway
+
+
+def workers_of(gw: GatewayProcess) -> list[int]:
+    """The supervisor's worker processes (not its multiprocessing resource tracker)."""
+    out = subprocess.run(["pgrep", "-P", str(gw.proc.pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split() if b"spawn_main" in _cmdline(int(p))]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):  # gone meanwhile (ESRCH: while it was exiting)
+        return b""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,23 +27,10 @@ from tests.e2e.metrics_helpers import label_values, samples, value
 from tests.fakes.behaviours import Fail, Reply
 from tests.fakes.server import serve
 from tests.fakes.upstream import FakeUpstream
-from tests.gateway_process import GatewayProcess, start_gateway
+from tests.gateway_process import GatewayProcess, start_gateway, workers_of
 
 TURN = "/v1/model/response"
 MAX_TURNS = 400  # two workers not both served by then: the kernel is not spreading connections
-
-
-def workers_of(gw: GatewayProcess) -> list[int]:
-    """The supervisor's worker processes (not its multiprocessing resource tracker)."""
-    out = subprocess.run(["pgrep", "-P", str(gw.proc.pid)], capture_output=True, text=True, check=False)
-    return [int(p) for p in out.stdout.split() if b"spawn_main" in _cmdline(int(p))]
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:  # gone meanwhile
-        return b""
 
 
 def metrics_dir_of(pid: int) -> Path:

@@ -8,7 +8,6 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,19 +17,12 @@ import httpx
 import pytest
 
 from tests.conftest import KEY_A, user
-from tests.gateway_process import GatewayProcess, start_gateway
+from tests.gateway_process import GatewayProcess, start_gateway, workers_of
 from tests.services import MongoProcess
 
 THREADS = 8
 CLIENTS = 24
 SECONDS = 4.0
-
-
-def workers_of(gw: GatewayProcess) -> list[int]:
-    """The supervisor's worker processes (not its multiprocessing resource tracker)."""
-    out = subprocess.run(["pgrep", "-P", str(gw.proc.pid)], capture_output=True, text=True, check=False)
-    pids = [int(p) for p in out.stdout.split()]
-    return [p for p in pids if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
